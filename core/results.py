@@ -28,25 +28,33 @@ class OptStatus(str, Enum):
 
 
 class Model(Mapping[Term, Value]):
-    """An assignment of Python values to variables; index it by variable term or by name."""
+    """An assignment of Python values to variables; index it by variable term or by name.
+
+    A plain ``dict`` passed in is taken over, not copied: backends build a fresh one per check."""
 
     __slots__ = ("_values", "_by_name")
 
     def __init__(self, values: Mapping[Term, Value]) -> None:
-        self._values = dict(values)
-        self._by_name = {v.value: v for v in self._values}
+        self._values = values if type(values) is dict else dict(values)
+        self._by_name: dict[str, Term] | None = None  # built on the first lookup by name
+
+    def _names(self) -> dict[str, Term]:
+        if self._by_name is None:
+            self._by_name = {v.value: v for v in self._values}
+        return self._by_name
 
     def __getitem__(self, key: Term | str) -> Value:
         if isinstance(key, str):
-            if key not in self._by_name:
+            names = self._names()
+            if key not in names:
                 raise KeyError(f"the model has no variable named {key!r}")
-            key = self._by_name[key]
+            key = names[key]
         if isinstance(key, Term) and not key.is_var:
             return evaluate(key, self._values)
         return self._values[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._values or (isinstance(key, str) and key in self._by_name)
+        return key in self._values or (isinstance(key, str) and key in self._names())
 
     def __iter__(self) -> Iterator[Term]:
         return iter(self._values)
