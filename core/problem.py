@@ -71,8 +71,8 @@ class Problem:
             self._register(s.term)
 
     # -- building ---------------------------------------------------------------------------
-    def _register(self, term: Term) -> None:
-        for v in postorder((term,)):
+    def _register(self, *terms: Term) -> None:
+        for v in postorder(terms):
             if v.op != "var":
                 continue
             known = self._sorts.setdefault(v.value, v)
@@ -85,8 +85,8 @@ class Problem:
         """Add hard constraints; returns the problem for chaining."""
         for c in constraints:
             check_constraint(c)
-            self._register(c)
-            self._hard.append(c)
+        self._register(*constraints)  # one traversal: shared subterms are visited once
+        self._hard.extend(constraints)
         return self
 
     def add_soft(self, term: Term, weight: Any = 1, name: str | None = None) -> Soft:
