@@ -9,7 +9,7 @@ from typing import Any
 
 from .capabilities import Theory, theories_of
 from .evaluate import evaluate_many
-from .smtlib import declarations, term_to_smtlib
+from .smtlib import decimal_text, declarations, term_to_smtlib
 from .terms import Term, exact_fraction, postorder
 
 __all__ = ["Soft", "Problem", "validate_weight", "check_constraint"]
@@ -137,14 +137,16 @@ class Problem:
 
     # -- output -----------------------------------------------------------------------------
     def to_smtlib(self, *, soft: bool = True) -> str:
-        """An SMT-LIB2 script; soft constraints use the widely read ``assert-soft`` extension."""
+        """An SMT-LIB2 script; soft constraints use the widely read ``assert-soft`` extension.
+
+        Weights are exact decimals when they have a finite expansion (every float does); other
+        fractions (``1/3``) are written to 30 decimal places."""
         terms = [*self._hard, *(s.term for s in self._soft)]
         lines = ["(set-logic ALL)", *declarations(terms)]
         lines += [f"(assert {term_to_smtlib(t)})" for t in self._hard]
         if soft:
             for s in self._soft:
-                w = s.weight
-                weight = str(w.numerator) if w.denominator == 1 else f"{float(w)!r}"
+                weight = decimal_text(s.weight)
                 ident = f" :id {s.name}" if s.name else ""
                 lines.append(f"(assert-soft {term_to_smtlib(s.term)} :weight {weight}{ident})")
         lines.append("(check-sat)")

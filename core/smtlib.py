@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from .terms import Sort, Term, postorder
 
-__all__ = ["term_to_smtlib", "sort_to_smtlib", "symbol"]
+__all__ = ["term_to_smtlib", "sort_to_smtlib", "symbol", "format_exact", "decimal_text"]
 
 _SIMPLE_SYMBOL = re.compile(r"^[A-Za-z~!@$%^&*_+=<>.?/\-][A-Za-z0-9~!@$%^&*_+=<>.?/\-]*$")
 
@@ -97,3 +97,30 @@ def declarations(terms: Iterable[Term]) -> list[str]:
         f"(declare-fun {symbol(v.value)} () {sort_to_smtlib(v.sort)})"
         for v in postorder(terms) if v.op == "var"
     ]
+
+
+def format_exact(value: int | Fraction) -> str:
+    """``value`` exactly: an integer (``3``), else a finite decimal (``2.25``), else ``p/q``."""
+    q = Fraction(value)
+    if q.denominator == 1:
+        return str(q.numerator)
+    rest, twos, fives = q.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        return f"{q.numerator}/{q.denominator}"
+    places = max(twos, fives)
+    digits = str(abs(q.numerator) * 10**places // q.denominator).rjust(places + 1, "0")
+    return f"{'-' if q < 0 else ''}{digits[:-places]}.{digits[-places:]}"
+
+
+def decimal_text(value: Fraction) -> str:
+    """``value`` as a decimal numeral: exact when it has a finite expansion, else 30 digits."""
+    text = format_exact(value)
+    if "/" in text:
+        scaled = abs(value.numerator) * 10**30 // value.denominator
+        digits = str(scaled).rjust(31, "0")
+        text = f"{'-' if value < 0 else ''}{digits[:-30]}.{digits[-30:]}"
+    return text

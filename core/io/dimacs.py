@@ -31,6 +31,7 @@ from fractions import Fraction
 from typing import Literal
 
 from ..problem import Problem
+from ..smtlib import format_exact
 from ..terms import BOOL, FALSE, TRUE, Bool, Not, Term
 from .files import read_text
 
@@ -286,23 +287,6 @@ def _hard_clauses(problem: Problem, index: dict[Term, int]) -> list[str]:
         elif term != TRUE:
             out.append(_clause(term, index, "hard constraint"))
     return out
-
-
-def format_exact(value: int | Fraction) -> str:
-    """``value`` exactly: an integer (``3``), else a finite decimal (``2.25``), else ``p/q``."""
-    q = Fraction(value)
-    if q.denominator == 1:
-        return str(q.numerator)
-    rest, twos, fives = q.denominator, 0, 0
-    while rest % 2 == 0:
-        rest, twos = rest // 2, twos + 1
-    while rest % 5 == 0:
-        rest, fives = rest // 5, fives + 1
-    if rest != 1:
-        return f"{q.numerator}/{q.denominator}"
-    places = max(twos, fives)
-    digits = str(abs(q.numerator) * 10**places // q.denominator).rjust(places + 1, "0")
-    return f"{'-' if q < 0 else ''}{digits[:-places]}.{digits[-places:]}"
 
 
 def _weight_text(weight: Fraction, term: Term) -> str:
