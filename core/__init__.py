@@ -12,7 +12,7 @@ Describe a problem once with the builder API, then solve it with any installed b
 from .capabilities import Capabilities, CoreKind, Requirements, Theory
 from .descriptors import BackendSpec, OptionSpec
 from .evaluate import evaluate
-from .hookspecs import hookimpl
+from .hookspecs import PLUGIN_API_VERSION, hookimpl
 from .interfaces import BackendError, CapabilityError, SdpRelaxation, SolverSession
 from .problem import Problem, Soft
 from .registry import default_registry, get_backend, list_backends
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     *_terms_all,
     "Problem", "Soft", "evaluate", "Status", "OptStatus", "Model", "CheckResult", "OptimizeResult",
-    "Capabilities", "Requirements", "Theory", "CoreKind", "BackendSpec", "OptionSpec", "hookimpl",
+    "Capabilities", "Requirements", "Theory", "CoreKind", "BackendSpec", "OptionSpec", "hookimpl", "PLUGIN_API_VERSION",
     "SolverSession", "SdpRelaxation", "CapabilityError", "BackendError",
     "Solver", "solve", "maxsmt", "default_registry", "get_backend", "list_backends",
 ]

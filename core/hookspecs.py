@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 PROJECT = "solverlayers"
 ENTRY_POINT_GROUP = "solverlayers"
+#: The plugin API's own semantic version (hooks, descriptors, session contracts); see plugins/README.md.
+PLUGIN_API_VERSION = "1.0"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -79,7 +79,12 @@ class Registry:
             if builtin_only and dist != OWN_DISTRIBUTION:
                 continue
             if self._pm.has_plugin(ep.name):
-                continue
+                if self._distribution.get(ep.name) == dist:
+                    continue  # the same distribution seen twice on sys.path
+                raise PluginConflictError(
+                    f"plugin {ep.name!r} is provided by both {self._distribution.get(ep.name)} and "
+                    f"{dist}; uninstall one of them"
+                )
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must not break the others
@@ -102,6 +107,8 @@ class Registry:
 
     def _fail(self, name: str, dist: str, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
+        if PluginFailure(name, dist, reason) in self.failures:
+            return  # a hook that raised is asked again whenever the cache is rebuilt
         log.warning("solverlayers plugin %r (%s) failed to load: %s", name, dist, reason)
         self.failures.append(PluginFailure(name, dist, reason))
 

@@ -54,7 +54,7 @@ def solverlayers_backends() -> list[BackendSpec]:
                     "cardinality", str, "totalizer", "encoding of AtMost/AtLeast/Exactly", ENCODINGS
                 ),
                 OptionSpec(
-                    "interruptible", str, "glucose4",
+                    "interruptible", str, "minisat22",
                     "solver for RC2 and for timed checks when `engine` cannot be interrupted "
                     "(CaDiCaL, Lingeling)",
                     INTERRUPTIBLE_ENGINES,

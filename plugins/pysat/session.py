@@ -38,7 +38,7 @@ class PysatSession(SolverSession):
         self,
         engine: str = "cadical195",
         cardinality: Encoding = "totalizer",
-        interruptible: str = "glucose4",
+        interruptible: str = "minisat22",
         stratified: bool = False,
     ) -> None:
         if engine not in ENGINES:

@@ -268,6 +268,7 @@ class Z3Session(SolverSession):
         self._solver = self._new_solver(self._logic)
         self._solver_ref = self._solver.solver
         self._minimize_cores = False
+        self._minimizing = False
         self._exprs: dict[Term, Any] = {}  # translation cache
         self._vars: dict[Term, Any] = {}  # every variable seen, in order of first occurrence
         self._sorts: dict[str, Term] = {}
@@ -401,11 +402,28 @@ class Z3Session(SolverSession):
         if answer == 1:
             return CheckResult(Status.SAT, model=self._solver_model(model_vars))
         if answer == -1:
-            return CheckResult(Status.UNSAT, core=self._core(assumptions, addresses) if want_core else None)
+            if not want_core:
+                return CheckResult(Status.UNSAT)
+            core = self._core(assumptions, addresses)
+            if self._logic is None and core and not self._minimizing:
+                core = self._minimized(core, timeout, started)
+            return CheckResult(Status.UNSAT, core=core)
         elapsed = time.perf_counter() - started
         return CheckResult(
             Status.UNKNOWN, reason=_reason(self._solver.reason_unknown(), timeout, self._rlimit, elapsed)
         )
+
+    def _minimized(self, core: tuple[Term, ...], timeout: float | None, started: float) -> tuple[Term, ...]:
+        """Z3's ``core.minimize`` is not minimal with arithmetic (seen on nonlinear reals), so
+        the general solver's cores get a deletion pass; the SAT-based BV solver's are minimal."""
+        from solverlayers.algorithms.cores import minimize_core
+
+        left = None if timeout is None else max(timeout - (time.perf_counter() - started), 1e-3)
+        self._minimizing = True
+        try:
+            return minimize_core(self, core, timeout=left)
+        finally:
+            self._minimizing = False
 
     def _core(self, assumptions: Sequence[Term], addresses: list[int]) -> tuple[Term, ...]:
         position: dict[int, int] = {}
