@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .capabilities import CoreKind, Requirements, theories_of
+from .capabilities import CoreKind, Requirements, Theory, theories_of
 from .config import resolve
 from .descriptors import BackendSpec
 from .interfaces import BackendError, CapabilityError, SolverSession
@@ -30,6 +30,10 @@ def _check_timeout(timeout: float | None) -> float | None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     return float(timeout)
+
+
+def _is_literal(t: Term) -> bool:
+    return t.op == "var" or (t.op == "not" and t.args[0].op == "var")
 
 
 class Solver:
@@ -76,7 +80,11 @@ class Solver:
         return self.spec.capabilities
 
     def _require_theories(self, terms: Sequence[Term]) -> None:
-        missing = theories_of(terms) - self.spec.capabilities.theories
+        supported = self.spec.capabilities.theories
+        if len(supported) == len(Theory):
+            return
+        rest = [t for t in terms if not _is_literal(t)]  # literals are Boolean: skip the walk
+        missing = theories_of(rest) - supported if rest else None
         if missing:
             self._registry.select(self.backend, Requirements(theories=frozenset(missing)))
 
