@@ -1,0 +1,135 @@
+"""MaxSMT throughput: core-guided OLL on cvc5 (and others) against Z3's native Optimize.
+
+Two instance families resembling SMTLayer's B_max queries:
+
+* ``mnist``: the MNIST-addition formula (4-bit digits ``a, b <= 9``, 5-bit sum ``s``, Booleans
+  ``z0..z7`` for the digits' bits and ``y0..y4`` for the sum's), with 13 soft literals of random
+  sign and random float weight in (0, 1] per query;
+* ``sudoku``: one-hot 9x9 Sudoku (729 Booleans, pure clauses) with a soft preference per hint
+  cell for a predicted digit (10% of predictions wrong) and a weaker one for a second guess.
+
+Each backend loads the hard constraints once and answers every query on that one session.
+Every optimum is checked against Z3's. Run ``python examples/benchmarks/maxsmt_bench.py
+--help``; the figures printed are solves per second and the ratio to Z3 Optimize.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable, Sequence
+from itertools import combinations
+from typing import Any
+
+import solverlayers as sl
+from solverlayers import OptimizeResult, OptStatus, Soft
+from solverlayers.algorithms.maxsat import oll
+
+Instance = tuple[list[sl.Term], list[list[Soft]], list[sl.Term]]  # hard, soft sets, model variables
+
+
+def mnist_addition(queries: int, seed: int) -> Instance:
+    """The MNIST-addition formula and ``queries`` random B_max soft sets."""
+    rng = random.Random(seed)
+    a, b, s = sl.BitVec("a", 4), sl.BitVec("b", 4), sl.BitVec("s", 5)
+    z = [sl.Bool(f"z{i}") for i in range(8)]
+    y = [sl.Bool(f"y{j}") for j in range(5)]
+    hard = [sl.ULE(a, 9), sl.ULE(b, 9), sl.Eq(s, sl.ZeroExt(1, a) + sl.ZeroExt(1, b))]
+    hard += [sl.Eq(z[i], sl.Eq(sl.Extract(i % 4, i % 4, a if i < 4 else b), 1)) for i in range(8)]
+    hard += [sl.Eq(y[j], sl.Eq(sl.Extract(j, j, s), 1)) for j in range(5)]
+    soft_sets = [
+        [Soft.make(v if rng.random() < 0.5 else ~v, 1.0 - rng.random()) for v in (*z, *y)]
+        for _ in range(queries)
+    ]
+    return hard, soft_sets, [a, b, s, *z, *y]
+
+
+def _solved_grid(rng: random.Random) -> list[list[int]]:
+    """A random valid Sudoku solution: a pattern grid with shuffled bands, rows, stacks, digits."""
+    rows = [3 * band + r for band in rng.sample(range(3), 3) for r in rng.sample(range(3), 3)]
+    cols = [3 * stack + c for stack in rng.sample(range(3), 3) for c in rng.sample(range(3), 3)]
+    digits = rng.sample(range(9), 9)
+    return [[digits[(3 * (r % 3) + r // 3 + c) % 9] for c in cols] for r in rows]
+
+
+def sudoku(queries: int, seed: int, hints: int = 30, noise: float = 0.1) -> Instance:
+    """One-hot Sudoku rules and ``queries`` noisy hint sets: per hint cell, a soft literal for
+    each digit (positive for the predicted one), weighted by a random confidence."""
+    rng = random.Random(seed)
+    x = [[[sl.Bool(f"x{r}{c}{d}") for d in range(9)] for c in range(9)] for r in range(9)]
+    groups = [x[r][c] for r in range(9) for c in range(9)]
+    for d in range(9):
+        groups += [[x[r][c][d] for c in range(9)] for r in range(9)]
+        groups += [[x[r][c][d] for r in range(9)] for c in range(9)]
+        groups += [[x[3 * br + i][3 * bc + j][d] for i in range(3) for j in range(3)]
+                   for br in range(3) for bc in range(3)]
+    hard = [sl.Or(g) for g in groups] + [sl.Or(~p, ~q) for g in groups for p, q in combinations(g, 2)]
+    soft_sets = []
+    for _ in range(queries):
+        grid = _solved_grid(rng)
+        soft = []
+        for cell in rng.sample(range(81), hints):
+            r, c = divmod(cell, 9)
+            guess = grid[r][c] if rng.random() > noise else rng.randrange(9)
+            soft += [Soft.make(v if d == guess else ~v, 1.0 - rng.random()) for d, v in enumerate(x[r][c])]
+        soft_sets.append(soft)
+    return hard, soft_sets, [v for g in groups[:81] for v in g]
+
+
+def open_session(backend: str) -> Any:
+    return sl.get_backend(backend).open(sl.get_backend(backend).resolve_options({}))
+
+
+def run(
+    backend: str,
+    instance: Instance,
+    solve: Callable[[Any, list[Soft], Sequence[sl.Term]], OptimizeResult],
+) -> tuple[float, list[OptimizeResult]]:
+    """Solves per second over the instance's queries on one session, and the results."""
+    hard, soft_sets, model_vars = instance
+    session = open_session(backend)
+    session.add(*hard)
+    started = time.perf_counter()
+    results = [solve(session, soft, model_vars) for soft in soft_sets]
+    elapsed = time.perf_counter() - started
+    session.close()
+    return len(soft_sets) / elapsed, results
+
+
+def native(session: Any, soft: list[Soft], model_vars: Sequence[sl.Term]) -> OptimizeResult:
+    return session.optimize(soft)
+
+
+def with_oll(stratify: bool) -> Callable[[Any, list[Soft], Sequence[sl.Term]], OptimizeResult]:
+    def solve(session: Any, soft: list[Soft], model_vars: Sequence[sl.Term]) -> OptimizeResult:
+        return oll(session, soft, model_vars=model_vars, stratify=stratify)
+
+    return solve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=200, help="queries per family (default 200)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backends", default="cvc5,z3,pysat", help="backends to run OLL on")
+    args = parser.parse_args()
+    families = {
+        "mnist": mnist_addition(args.queries, args.seed),
+        "sudoku": sudoku(max(1, args.queries // 10), args.seed),
+    }
+    for family, instance in families.items():
+        reference_rate, expected = run("z3", instance, native)
+        print(f"{family:7s} z3 Optimize          {reference_rate:9.1f} solves/s")
+        for backend in args.backends.split(","):
+            for stratify in (True, False):
+                rate, results = run(backend, instance, with_oll(stratify))
+                for got, want in zip(results, expected):
+                    if got.status is not OptStatus.OPTIMAL or got.cost != want.cost:
+                        raise SystemExit(f"{backend} OLL disagrees with z3: {got} vs {want}")
+                label = f"{backend} OLL{' stratified' if stratify else ''}"
+                print(f"{family:7s} {label:21s} {rate:9.1f} solves/s  (z3/this = {reference_rate / rate:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
