@@ -55,8 +55,12 @@ def solverlayers_backends() -> list[BackendSpec]:
                 ),
                 OptionSpec(
                     "interruptible", str, "minisat22",
-                    "solver for RC2 and for timed checks when `engine` cannot be interrupted "
-                    "(CaDiCaL, Lingeling)",
+                    "solver for timed checks when `engine` cannot be interrupted (CaDiCaL, "
+                    "Lingeling); minisat22 reacts to an interrupt fastest",
+                    INTERRUPTIBLE_ENGINES,
+                ),
+                OptionSpec(
+                    "maxsat_oracle", str, "glucose4", "the SAT oracle of RC2 (interruptible, for timeouts)",
                     INTERRUPTIBLE_ENGINES,
                 ),
                 OptionSpec("stratified", bool, False, "use RC2Stratified (stratification, BLO)"),

@@ -39,6 +39,7 @@ class PysatSession(SolverSession):
         engine: str = "cadical195",
         cardinality: Encoding = "totalizer",
         interruptible: str = "minisat22",
+        maxsat_oracle: str = "glucose4",
         stratified: bool = False,
     ) -> None:
         if engine not in ENGINES:
@@ -49,6 +50,9 @@ class PysatSession(SolverSession):
         self._solver: Solver | None = Solver(name=engine)
         self._can_interrupt = engine in INTERRUPTIBLE_ENGINES
         self._interruptible = interruptible
+        if maxsat_oracle not in INTERRUPTIBLE_ENGINES:
+            raise ValueError(f"RC2 needs an interruptible oracle; choose one of: {', '.join(INTERRUPTIBLE_ENGINES)}")
+        self._oracle = maxsat_oracle
         self._stratified = stratified
         self._timed: Solver | None = None  # the stand-in for timed checks, when needed
         self._timed_fed = 0
@@ -172,7 +176,7 @@ class PysatSession(SolverSession):
 
     def _run_rc2(self, wcnf: WCNF, timeout: float | None) -> tuple[list[int] | None, int, bool]:
         """RC2's model (or ``None``), its cost, and whether the timer interrupted it."""
-        rc2: Any = (RC2Stratified if self._stratified else RC2)(wcnf, solver=self._interruptible)
+        rc2: Any = (RC2Stratified if self._stratified else RC2)(wcnf, solver=self._oracle)
         fired = threading.Event()
 
         def stop() -> None:
