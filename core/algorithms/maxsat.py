@@ -8,17 +8,18 @@ The algorithm only calls ``session.check(assumptions, want_core=True)``:
   several assumptions is relaxed by a totalizer over their violations, and "at most one of them
   is violated" becomes a new assumption of weight ``m`` (the next bound is assumed once that
   one appears in a core);
-* weights are stratified in geometric levels, heaviest first, and assumptions created by cores
-  wait until the current level is satisfiable (weight-aware core extraction).
+* weights are stratified in geometric levels, heaviest first: each level admits the assumptions
+  weighing more than half the heaviest one the last model violates.
 
 The totalizer is a pure Boolean term, not an integer sum: "at least ``j`` of a node's inputs"
-is ``Or(And(left >= i, right >= j - i))``, a DAG shared between bounds, which every backend
-clausifies with one definition per node. Nothing is asserted, so the session's formula is the
-same after a call as before (one cvc5 check slows down linearly with every clause ever
-asserted, guarded or not, so asserting per-call encodings would slow every later query), and
-no auxiliary variable can leak into a model. Inputs are ordered canonically so a core that
-recurs in a later query yields the same terms, which backends have already translated.
-Costs are exact Fractions, evaluated on each model from the soft terms themselves.
+is ``Or(And(left >= i, right >= j - i))``, a DAG shared between bounds that backends clausify
+with one definition per node. OLL asserts nothing, so the session's formula is the same after a
+call as before and no auxiliary variable can reach a model. (Per-call clauses guarded by an
+activation literal were measured first: every cvc5 check slows down linearly with all clauses
+ever asserted, guarded or not, so they made each later query slower.) Totalizer inputs are
+ordered canonically, so a core that recurs in a later query gives the same terms, which the
+backend has translated already. Costs are exact Fractions, evaluated from the soft terms on
+each model.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..evaluate import evaluate_many
-from .cores import minimize_core
 from ..interfaces import SolverSession
 from ..problem import Soft
 from ..results import CheckResult, Model, OptimizeResult, OptStatus, Status
@@ -37,11 +37,7 @@ from ..terms import And, Not, Or, Term, postorder
 
 __all__ = ["oll"]
 
-_EXHAUST = False
-_RATIO = 2
-_WCE = True
-_TRIM = 0
-_MINIMIZE = False
+_LEVEL_RATIO = 2  # a level admits weights above 1/_LEVEL_RATIO of the heaviest violated one
 
 
 @dataclass(eq=False)
@@ -49,7 +45,7 @@ class _Node:
     """A totalizer node over ``size`` inputs (a leaf holds its input)."""
 
     size: int
-    kids: tuple[_Node, _Node] | tuple[()] = ()
+    kids: tuple[_Node, ...] = ()  # none, or left and right
     leaf: Term | None = None
     memo: dict[int, Term] = field(default_factory=dict)
 
@@ -97,7 +93,7 @@ class _Oll:
     check_vars: list[Term]
     stratify: bool
     weights: dict[Term, Fraction] = field(default_factory=dict)  # assumption -> residual weight
-    sums: dict[Term, tuple[_Sum, int]] = field(default_factory=dict)  # bound assumption -> (sum, j)
+    sums: dict[Term, list[tuple[_Sum, int]]] = field(default_factory=dict)  # bound -> [(sum, j)]
     lower: Fraction = Fraction(0)
     best: tuple[Fraction, Model] | None = None
 
@@ -114,57 +110,36 @@ class _Oll:
                 self.best = (cost, result.model)
         return result
 
-    def _shrink(self, core: list[Term]) -> list[Term]:
-        for _ in range(_TRIM):
-            if len(core) < 3:
-                break
-            result = self._check(core)
-            if result.status is not Status.UNSAT or result.core is None or len(result.core) >= len(core):
-                break
-            kept = set(result.core)
-            core = [lit for lit in core if lit in kept]
-        if _MINIMIZE and len(core) > 2:
-            remaining = None if self.deadline is None else self.deadline - time.monotonic()
-            core = list(minimize_core(self.session, core, keep=self.user, timeout=remaining))
-        return core
-
     def _bound(self, s: _Sum, j: int) -> Term:
         lit = s.bound(j)
-        self.sums[lit] = (s, j)
+        self.sums.setdefault(lit, []).append((s, j))  # equal cores give equal terms
         return lit
 
-    def _relax(self, core: list[Term]) -> list[tuple[Term, Fraction]]:
-        """Charge ``core``'s least weight to the lower bound; the assumptions it creates."""
+    def _assume(self, lit: Term, weight: Fraction) -> None:
+        self.weights[lit] = self.weights.get(lit, Fraction(0)) + weight
+
+    def _relax(self, core: list[Term]) -> None:
+        """Charge ``core``'s least weight to the lower bound and reformulate: every member loses
+        that weight, and the extra violations of the core (and of the sums in it) cost it."""
         m = min(self.weights[lit] for lit in core)
         self.lower += m
-        new: list[tuple[Term, Fraction]] = []
         for lit in core:
             self.weights[lit] -= m
             if not self.weights[lit]:
                 del self.weights[lit]
-            if lit in self.sums:
-                s, j = self.sums[lit]
+            for s, j in self.sums.get(lit, ()):
                 if j == s.top and j < s.root.size:
                     s.top += 1
-                    new.append((self._bound(s, s.top), s.weight))
+                    self._assume(self._bound(s, s.top), s.weight)
         if len(core) > 1:
-            s = _Sum(_tree(sorted((Not(lit) for lit in core), key=hash)), m)
-            while s.top <= s.root.size:
-                lit = self._bound(s, s.top)
-                if not _EXHAUST or self._check([lit]).status is not Status.UNSAT:
-                    new.append((lit, m))
-                    break
-                self.lower += m
-                s.top += 1
-        return new
+            self._assume(self._bound(_Sum(_tree(sorted((Not(lit) for lit in core), key=hash)), m), 2), m)
 
     def run(self) -> OptimizeResult:
         user = set(self.user)
         for s in self.soft:
             if s.term not in user:  # an assumed soft constraint is never violated
-                self.weights[s.term] = self.weights.get(s.term, Fraction(0)) + s.weight
-        threshold = max(self.weights.values(), default=Fraction(0)) / _RATIO if self.stratify else Fraction(0)
-        delayed: list[tuple[Term, Fraction]] = []
+                self._assume(s.term, s.weight)
+        threshold = max(self.weights.values(), default=Fraction(0)) / _LEVEL_RATIO if self.stratify else Fraction(0)
         while True:
             if self.best is not None and self.best[0] == self.lower:
                 return self._result(OptStatus.OPTIMAL)
@@ -174,27 +149,18 @@ class _Oll:
                 status = OptStatus.SATISFIABLE if self.best else OptStatus.UNKNOWN
                 return self._result(status, result.reason or "unknown")
             if result.status is Status.SAT:
-                for lit, w in delayed:
-                    self.weights[lit] = self.weights.get(lit, Fraction(0)) + w
-                if any(w > threshold for _, w in delayed):
-                    delayed.clear()
-                    continue
-                delayed.clear()
-                waiting = [w for w in self.weights.values() if w <= threshold]
-                if not waiting:
+                waiting = [(lit, w) for lit, w in self.weights.items() if w <= threshold]
+                values = evaluate_many([lit for lit, _ in waiting], result.model or {}, default=False)
+                violated = [w for (_, w), ok in zip(waiting, values) if not ok]
+                if not violated:  # the model satisfies every assumption: nothing left to relax
                     return self._result(OptStatus.OPTIMAL)
-                threshold = max(waiting) / _RATIO
+                threshold = max(violated) / _LEVEL_RATIO
                 continue
             wanted = set(active)
             core = [lit for lit in dict.fromkeys(active if result.core is None else result.core) if lit in wanted]
             if not core:
                 return OptimizeResult(OptStatus.UNSAT)
-            created = self._relax(self._shrink(core))
-            if _WCE:
-                delayed.extend(created)
-            else:
-                for lit, w in created:
-                    self.weights[lit] = self.weights.get(lit, Fraction(0)) + w
+            self._relax(core)
 
     def _result(self, status: OptStatus, reason: str | None = None) -> OptimizeResult:
         if self.best is None:
