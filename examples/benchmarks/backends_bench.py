@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per measurement (default 3)")
     parser.add_argument("--queries", type=int, default=5000, help="queries generated per family")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--formulas", default="mnist,sudoku", help="which formulas (default both)")
     parser.add_argument("--record", type=Path, help="also write the table, command and machine to this file")
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
@@ -79,7 +80,7 @@ def main() -> None:
         backends.insert(0, "z3")
     metrics = ["checks/s", "cores/s", "minimal cores/s", "MaxSMT/s"]
     lines = ["| formula | backend | " + " | ".join(metrics) + " |", "|---|---|" + "---:|" * len(metrics)]
-    for family in ("mnist", "sudoku"):
+    for family in args.formulas.split(","):
         baseline: dict[str, float] | None = None
         for backend in backends:
             try:
