@@ -552,6 +552,7 @@ def _ddp_rank(rank: int, path: str, result: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # forked ranks can deadlock once the full suite has started solver/torch threads
 def test_distributed_data_parallel(tmp_path):
     torch.multiprocessing.start_processes(  # fork: the ranks inherit torch and the solvers, no re-import
         _ddp_rank, args=(str(tmp_path / "init"), str(tmp_path / "grad")), nprocs=2, start_method="fork")
