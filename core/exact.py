@@ -30,6 +30,7 @@ removes symmetric duplicates from UNSAT proofs.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -45,9 +46,21 @@ from .config import resolve
 from .problem import Problem
 from .results import Model, Status
 from .solver import Solver
-from .terms import SGT, SLE, BitVec, BitVecVal, Ite, Or, Real, SignExt, Sum, Term, exact_fraction
+from .terms import (
+    SGT,
+    SLE,
+    BitVec,
+    BitVecVal,
+    Ite,
+    Or,
+    Real,
+    SignExt,
+    Sum,
+    Term,
+    exact_fraction,
+)
 
-__all__ = ["StepNetwork", "Attempt", "ExactResult", "fit_architecture", "train_exact", "to_c"]
+__all__ = ["Attempt", "ExactResult", "StepNetwork", "fit_architecture", "to_c", "train_exact"]
 
 
 class StepNetwork(nn.Module):
@@ -154,11 +167,10 @@ class _Encoder:
     """The formula "this architecture classifies every example", in one of the two encodings."""
 
     def __init__(self, sizes: Sequence[int], encoding: str, weight_bits: int, max_input: int) -> None:
-        self.sizes = list(sizes)
         self.encoding = encoding
         self.bits = weight_bits
         self.weights = [[[self._var(f"w{l}_{j}_{k}") for k in range(n_in)] for j in range(n_out)]
-                        for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))]
+                        for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes))]
         self.biases = [[self._var(f"b{l}_{j}") for j in range(n_out)] for l, n_out in enumerate(sizes[1:])]
         # widths that hold every pre-activation without overflow (signed)
         top = 1 << (weight_bits - 1)
@@ -204,7 +216,7 @@ class _Encoder:
             cons += [self._positive(zj, last) if t else self._negative(zj, last) for zj, t in zip(z, wanted)]
         for ws in self.weights[:-1]:  # symmetry: hidden units sorted by their first weight
             firsts = [w_row[0] for w_row in ws]
-            cons += [SLE(a, b) if self.encoding == "bv" else a <= b for a, b in zip(firsts, firsts[1:])]
+            cons += [SLE(a, b) if self.encoding == "bv" else a <= b for a, b in itertools.pairwise(firsts)]
         return cons
 
     def _value(self, model: Model, v: Term) -> float:

@@ -66,7 +66,7 @@ from .results import Status
 from .solver import Solver
 from .terms import Ite, Or, Real, Sum, Term, exact_fraction
 
-__all__ = ["InitStatus", "InitReport", "smt_", "mlp_layers"]
+__all__ = ["InitReport", "InitStatus", "mlp_layers", "smt_"]
 
 _TRANSPARENT = (nn.Dropout, nn.Identity)
 
@@ -229,7 +229,7 @@ def _encode(
             cons += [zc >= one if c == label else zc <= -one for c, zc in out.items()]
     for l in range(len(shapes)):
         for j in keep[l]:
-            for k, v in enumerate(w[l][j]):
+            for v in w[l][j]:
                 if min_abs > 0:
                     cons.append(Or(v >= min_abs, v <= -min_abs))
                 if max_abs is not None:
@@ -347,8 +347,8 @@ def smt_(
         assert result.model is not None
         values.update(result.model)
 
-    report = dict(backend=str(chosen), layers=tuple(solved), samples=tuple(rows), problems=len(groups),
-                  variables=n_vars, constraints=n_cons, encode_seconds=encode_s, solve_seconds=solve_s)
+    report = {"backend": str(chosen), "layers": tuple(solved), "samples": tuple(rows), "problems": len(groups),
+                  "variables": n_vars, "constraints": n_cons, "encode_seconds": encode_s, "solve_seconds": solve_s}
     if status is not InitStatus.SOLVED:
         return InitReport(status, reason=reason, **report)
 

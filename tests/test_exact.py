@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import torch
-
 import solverlayers as sl
+import torch
 from solverlayers.exact import StepNetwork, _growth, fit_architecture, to_c, train_exact
 
 XOR_X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
@@ -88,6 +87,13 @@ def test_bad_data_is_rejected() -> None:
         fit_architecture(XOR_X, torch.tensor([0, 2, 1, 0]), (2,), backend="z3")
 
 
+def test_step_network_checks_shapes() -> None:
+    with pytest.raises(ValueError, match="takes 3 inputs"):
+        StepNetwork([torch.zeros(2, 2), torch.zeros(1, 3)], [torch.zeros(2), torch.zeros(1)])
+    with pytest.raises(ValueError, match="bias"):
+        StepNetwork([torch.zeros(2, 2)], [torch.zeros(3)])
+
+
 def test_state_dict_round_trip() -> None:
     _, net = fit_architecture(XOR_X, XOR_Y, (2,), backend="z3")
     assert net is not None
@@ -110,7 +116,7 @@ def _compile(source: str, tmp_path: Path, name: str) -> ctypes.CDLL:
 def test_c_export_agrees_with_the_module_on_every_input(encoding: str, tmp_path: Path) -> None:
     _, net = fit_architecture(XOR_X, XOR_Y, (3,), backend="z3", encoding=encoding)
     assert net is not None
-    fn = getattr(_compile(to_c(net, "xor_net"), tmp_path, f"xor_{encoding}"), "xor_net")
+    fn = _compile(to_c(net, "xor_net"), tmp_path, f"xor_{encoding}").xor_net
     fn.restype = None
     expected = net(XOR_X)
     for row, want in zip(XOR_X.tolist(), expected.tolist()):

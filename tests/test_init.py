@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
-
 import solverlayers as sl
+import torch
 from solverlayers.init import InitStatus, mlp_layers, smt_
+from torch import nn
 
 AVAILABLE = set(sl.default_registry().backends())
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def blobs(n_per_class: int = 4, classes: int = 3) -> tuple[torch.Tensor, torch.T
 def mlp(*sizes: int, seed: int = 0) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
 
@@ -189,6 +189,6 @@ def test_experiment_quick_run(tmp_path: Path) -> None:
 def test_experiment_full_run(tmp_path: Path) -> None:
     """The recorded experiment (about 10 minutes): ``pytest -m slow tests/test_init.py``."""
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "smt_init" / "run.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(json.loads((tmp_path / "results.json").read_text())["runs"]) == 30

@@ -18,17 +18,16 @@ import argparse
 import json
 import statistics
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from solverlayers.init import smt_
 from torch import nn
 from tqdm import tqdm
-
-from solverlayers.init import smt_
 
 HERE = Path(__file__).parent
 INITS = ("glorot", "kaiming", "smt")
@@ -140,11 +139,17 @@ def summarize(runs: list[dict[str, Any]], epochs: list[int]) -> dict[str, Any]:
             if init == "smt":
                 entry["solved"] = sum(r["smt"]["status"] == "solved" for r in rs)
                 entry["runs"] = len(rs)
+                # same seed, same hidden layer: the difference isolates the solved output layer
+                kaiming = {r["seed"]: r for r in runs if r["task"] == task and r["init"] == "kaiming"}
+                entry["minus_kaiming"] = {
+                    str(e): _stats([r["test_accuracy"][str(e)] - kaiming[r["seed"]]["test_accuracy"][str(e)] for r in rs])
+                    for e in [0, *epochs]}
             out[f"{task}/{init}"] = entry
     return out
 
 
-def write_table(summary: dict[str, Any], epochs: list[int], cost: list[dict[str, Any]], task: str, path: Path) -> None:
+def write_table(summary: dict[str, Any], epochs: list[int], cost: list[dict[str, Any]], cost_task: str,
+                path: Path) -> None:
     cols = [0, *epochs]
     head = "| task | init | " + " | ".join(f"epoch {e}" for e in cols) + " | init time (s) | solved |"
     lines = [head, "|" + "---|" * (len(cols) + 4)]
@@ -155,7 +160,11 @@ def write_table(summary: dict[str, Any], epochs: list[int], cost: list[dict[str,
         t = s["init_seconds"]
         solved = f"{s['solved']}/{s['runs']}" if "solved" in s else ""
         lines.append(f"| {task} | {init} | {accs} | {t['mean']:.3g} ± {t['std']:.2g} | {solved} |")
-    lines += ["", f"Solver cost on {task} (seed 0; a variant stops after its first unsolved size):", "",
+        if "minus_kaiming" in s:
+            d = s["minus_kaiming"]
+            diffs = " | ".join(f"{100 * d[str(e)]['mean']:+.1f} ± {100 * d[str(e)]['std']:.1f}" for e in cols)
+            lines.append(f"| {task} | smt − kaiming, paired by seed | {diffs} | | |")
+    lines += ["", f"Solver cost on {cost_task} (seed 0; a variant stops after its first unsolved size):", "",
               "| layers/targets | samples | status | encode (s) | solve (s) | variables | constraints |",
               "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['variant']} | {r['samples']} | {r['status']} | {r['encode_seconds']:.2f} | "
@@ -204,7 +213,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # tiny models: more threads only contend for the cores
     cfg = load_config(args.config, args.quick)
     exp = cfg["experiment"]
     data = load_data(exp["test_fraction"])
@@ -227,4 +235,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)  # tiny models: more threads only contend for the cores
     main()
