@@ -23,9 +23,10 @@ def minimize_core(
 
     Deletion with clause-set refinement: drop assumptions (one at first, twice as many after
     each success, half as many after a failure); while the rest is still UNSAT, continue from
-    the (smaller) core the solver returns. Every assumption kept was dropped alone once. ``keep`` is assumed in every
-    check but never part of the result. When ``timeout`` (seconds) runs out, the smallest core
-    found so far comes back: unsatisfiable, possibly not minimal.
+    the (smaller) core the solver returns. Every assumption kept was dropped alone once, so
+    the result is irredundant. ``keep`` is assumed in every check but never part of the result.
+    When ``timeout`` (seconds) runs out, the smallest core found so far comes back:
+    unsatisfiable, possibly not minimal.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     current = list(dict.fromkeys(core))

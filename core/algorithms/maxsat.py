@@ -184,9 +184,10 @@ def oll(
     OPTIMAL comes with the exact cost and a model over ``model_vars`` (default: the variables of
     the soft terms and assumptions); UNSAT means the hard part and assumptions are
     unsatisfiable. When ``timeout`` (seconds) runs out, the result is SATISFIABLE with the best
-    model found, or UNKNOWN; ``lower_bound`` holds the proven bound either way.
+    model found, or UNKNOWN; ``lower_bound`` holds the proven bound either way. Weights must be
+    positive (ValueError otherwise).
     """
-    softs = list(soft)
+    softs = [Soft.make(s.term, s.weight, s.name) for s in soft]  # positive exact weights
     user = list(dict.fromkeys(assumptions))
     soft_vars = [t for t in postorder(s.term for s in softs) if t.op == "var"]
     wanted = list(dict.fromkeys(

@@ -5,8 +5,8 @@ depend on nothing but the term semantics of :mod:`solverlayers.evaluate`. The se
 variable at a time and evaluates every constraint in three-valued (Kleene) logic, so a branch is
 cut as soon as a constraint is false, a constraint with one open Boolean variable fixes it, and
 the search stops once every constraint is true whatever the open variables are. This lets it
-handle the fresh auxiliary variables that algorithms such as OLL add, on top of a user formula
-whose own search space is small (about ``2**16`` assignments). Every model it returns is checked
+handle auxiliary variables (selectors, encodings) on top of a user formula whose own search
+space is small (about ``2**16`` assignments). Every model it returns is checked
 with :func:`~solverlayers.evaluate.evaluate_many`.
 
 Int and Real variables are refused (:class:`ReferenceLimitError`), and so is a search that needs
@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from ..evaluate import _OPS, _bv, evaluate_many
 from ..interfaces import CapabilityError, SolverSession
@@ -146,7 +146,7 @@ class _Search:
             trail.append(var)
             open_ = still
 
-    def _unit(self, assign: dict[Term, Any], open_: list[Term]) -> tuple[Term, bool] | bool | None:
+    def _unit(self, assign: dict[Term, Any], open_: list[Term]) -> tuple[Term, bool] | Literal[False] | None:
         """A forced (variable, value) from a constraint with one open Boolean variable, False on
         a conflict, None when nothing is forced."""
         for c in open_:
