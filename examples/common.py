@@ -9,7 +9,9 @@ Experiment scripts put ``examples/`` on ``sys.path`` and import this module::
 The ``summary`` rows are what ``examples/report.py`` tabulates: one dict per (configuration,
 method) with keys ``experiment``, ``configuration``, ``method`` (for example ``"SMTLayer (z3)"``,
 ``"conventional"``, ``"SATNet"``), ``accuracy`` (test, in [0, 1]), ``epoch_s`` (mean seconds per
-training epoch) and optionally ``curve`` (test accuracy after each epoch) and ``note``.
+training epoch) and optionally ``curve`` (test accuracy after each epoch), ``note``, and for
+solver-layer rows ``target`` (the accuracy to reach on our data, in [0, 1], where our data differ
+from the paper's) with ``target_note`` (what that target is).
 """
 
 from __future__ import annotations
