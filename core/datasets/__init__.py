@@ -2,8 +2,12 @@
 
 * :mod:`.digits`: handwritten digit images (scikit-learn's 8x8 digits, or MNIST IDX files
   from a folder the user names).
+* :mod:`.sudoku`: Sudoku puzzles with unique solutions, generated (and cached) with the SAT
+  backends, their validity check and the 729-wide one-hot layout.
 """
 
 from .digits import load_digit_images, read_idx
+from .sudoku import decode, generate_sudoku, is_valid_solution, load_sudoku, one_hot, valid_solutions
 
-__all__ = ["load_digit_images", "read_idx"]
+__all__ = ["load_digit_images", "read_idx", "generate_sudoku", "load_sudoku", "is_valid_solution", "valid_solutions",
+           "one_hot", "decode"]
