@@ -35,7 +35,10 @@ What the solver sets, and what it costs (``n`` samples, ``d`` inputs of the firs
   output involved, so a coarse grid costs feasibility instead (hence ``max_abs_weight`` is
   required with a resolution; ``resolution=None`` encodes the exact float values). With more
   than one solved layer the features enter exactly.
-* ``timeout`` covers building the formula and solving it.
+* ``timeout`` covers building the formula and solving it, and is a hard stop: both run in a child
+  process (:mod:`solverlayers.init_solver`; it starts in about half a second) that is killed
+  half a second past the deadline if the backend has not answered by then. z3's nonlinear
+  solver can run many seconds past its own timeout, and a large formula takes seconds to build.
 
 With ``rescale=True`` (default) each solved layer is multiplied by a positive factor (biases by
 the running product, which ReLU's positive homogeneity allows) so that its weights have the
@@ -61,10 +64,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .problem import Problem
+from .capabilities import Requirements, Theory
+from .config import resolve
+from .init_solver import Checked, Encoded, Job, bias_var, solve_within, weight_var
+from .registry import default_registry
 from .results import Status
-from .solver import Solver
-from .terms import Ite, Or, Real, Sum, Term, exact_fraction
+from .terms import Term, exact_fraction
 
 __all__ = ["InitReport", "InitStatus", "mlp_layers", "smt_"]
 
@@ -87,11 +92,11 @@ class InitReport:
 
     ``layers`` are indices into :func:`mlp_layers`; ``samples`` are rows of ``x``. ``problems``
     counts the solver calls (one per class with ``targets="one_vs_rest"`` on the last layer).
-    ``encode_seconds`` is spent building formulas (including the backend's translation),
-    ``solve_seconds`` in the solver's search. ``min_margin`` is the smallest margin of the
-    written model on the samples, computed by the model in float arithmetic: the true class's
-    logit minus the largest other one (a single logit signed by the label); it is at least
-    ``margin * scale`` (``2 * margin * scale`` with ``one_vs_rest``).
+    ``encode_seconds`` is spent building formulas (including the backend's translation and
+    starting the solver process), ``solve_seconds`` in the solver's search. ``min_margin`` is the
+    smallest margin of the written model on the samples, computed by the model in float
+    arithmetic: the true class's logit minus the largest other one (a single logit signed by the
+    label); it is at least ``margin * scale`` (``2 * margin * scale`` with ``one_vs_rest``).
     """
 
     status: InitStatus
@@ -177,68 +182,6 @@ def _quantize(v: float, resolution: Fraction | None) -> Fraction:
     return round(Fraction(v) / resolution) * resolution
 
 
-def _weight(layer: int, out: int, inp: int) -> Term:
-    return Real(f"w{layer}_{out}_{inp}")
-
-
-def _bias(layer: int, out: int) -> Term:
-    return Real(f"b{layer}_{out}")
-
-
-def _encode(
-    shapes: Sequence[tuple[int, int]],
-    features: list[list[Fraction]],
-    support: list[list[int]],
-    labels: list[int],
-    outputs: Sequence[int] | None,
-    targets: str,
-    margin: Fraction,
-    min_abs: Fraction,
-    max_abs: Fraction | None,
-    error: Fraction | None,
-) -> list[Term]:
-    """Margin constraints of ``features`` through the solved layers of ``shapes`` (out, in).
-
-    ``outputs`` restricts a one-vs-rest last layer to some of its units (one independent
-    problem each); ``None`` keeps every unit. ``support`` lists each sample's features that are
-    not exactly zero. ``error`` (one solved layer only) bounds how far a weight times the
-    rounding error of one feature moves an output: each margin is raised by ``error`` per
-    nonzero feature and output involved, so it holds for the unrounded features too.
-    """
-    last = len(shapes) - 1
-    keep = [list(range(out)) for out, _ in shapes]
-    if outputs is not None:
-        keep[last] = list(outputs)
-    w = [[[_weight(l, j, k) for k in range(n_in)] for j in range(n_out)] for l, (n_out, n_in) in enumerate(shapes)]
-    b = [[_bias(l, j) for j in range(n_out)] for l, (n_out, _) in enumerate(shapes)]
-    cons: list[Term] = []
-    for f, nonzero, label in zip(features, support, labels):
-        z = [Sum([w[0][j][k] * f[k] for k in nonzero if f[k] != 0] + [b[0][j]]) for j in keep[0]]
-        for l in range(1, len(shapes)):
-            h = [Ite(zj > 0, zj, 0) for zj in z]
-            z = [Sum([wk * hk for wk, hk in zip(w[l][j], h)] + [b[l][j]]) for j in keep[l]]
-
-        one = margin + (0 if error is None else error * len(nonzero))  # one output's margin
-        two = 2 * one - margin  # a difference of two outputs doubles the rounding error
-        out = dict(zip(keep[last], z))
-        if shapes[last][0] == 1:
-            cons.append(out[0] >= one if label == 1 else out[0] <= -one)
-        elif targets == "pairwise":
-            cons += [out[label] - zc >= two for c, zc in out.items() if c != label]
-        else:
-            cons += [zc >= one if c == label else zc <= -one for c, zc in out.items()]
-    for l in range(len(shapes)):
-        for j in keep[l]:
-            for v in w[l][j]:
-                if min_abs > 0:
-                    cons.append(Or(v >= min_abs, v <= -min_abs))
-                if max_abs is not None:
-                    cons += [v <= max_abs, v >= -max_abs]
-            if max_abs is not None:
-                cons += [b[l][j] <= max_abs, b[l][j] >= -max_abs]
-    return cons
-
-
 def _rms(t: torch.Tensor) -> float:
     return float(t.detach().double().pow(2).mean().sqrt())
 
@@ -293,8 +236,8 @@ def smt_(
     k = len(linears) if layers == "all" else 1 if layers == "last" else layers
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(linears):
         raise ValueError(f"layers must be 'last', 'all' or an int in [1, {len(linears)}], got {layers!r}")
-    if not (margin > 0 and min_abs_weight >= 0 and timeout > 0):
-        raise ValueError("margin and timeout must be positive and min_abs_weight non-negative")
+    if not (margin > 0 and min_abs_weight >= 0 and 0 < timeout < math.inf):
+        raise ValueError("margin and timeout must be positive (timeout finite) and min_abs_weight non-negative")
     solved = list(range(len(linears) - k, len(linears)))
     rows = _pick_samples(y, samples, seed)
     if any(linears[i].bias is None for i in solved):
@@ -319,45 +262,35 @@ def smt_(
     settings = (targets, exact_fraction(margin, "margin"), exact_fraction(min_abs_weight, "min_abs_weight"),
                 max_abs, None if res is None or max_abs is None else res / 2 * max_abs)
 
-    values: dict[Term, Any] = {}
-    n_vars = n_cons = 0
-    encode_s = solve_s = 0.0
-    chosen = backend
-    status, reason = InitStatus.SOLVED, None
-    for outputs in groups:
-        t0 = time.perf_counter()
-        problem = Problem(_encode(shapes, features, support, labels, outputs, *settings))
-        n_vars += len(problem.variables)
-        n_cons += len(problem)
-        with Solver(problem, backend, config_file=config_file, verify=True, **options) as solver:
-            chosen = solver.backend
-            t1 = time.perf_counter()
-            encode_s += t1 - t0
-            remaining = deadline - t1
-            result = solver.check(timeout=remaining, model_vars=problem.variables) if remaining > 0 else None
-            solve_s += time.perf_counter() - t1
-        if result is None or result.status is Status.UNKNOWN:
-            timed_out = result is None or result.reason in ("timeout", "resource limit")
-            status = InitStatus.TIMEOUT if timed_out else InitStatus.UNKNOWN
-            reason = "the time budget was spent encoding" if result is None else result.reason
-            break
-        if result.status is Status.UNSAT:
-            status, reason = InitStatus.UNSAT, f"no weights meet the constraints on these {len(rows)} samples"
-            break
-        assert result.model is not None
-        values.update(result.model)
-
-    report = {"backend": str(chosen), "layers": tuple(solved), "samples": tuple(rows), "problems": len(groups),
-                  "variables": n_vars, "constraints": n_cons, "encode_seconds": encode_s, "solve_seconds": solve_s}
+    cfg = resolve(backend, options, config_file=config_file)  # bad names and options fail here, not in the child
+    needs = Requirements(theories=frozenset({Theory.LRA if k == 1 else Theory.NRA}))
+    resolved = default_registry().select(cfg.backend, needs).resolve_options(cfg.options)
+    job = Job(tuple(shapes), features, support, labels, groups, settings, cfg.backend, resolved)
+    launched = time.perf_counter()
+    steps, killed = solve_within(job, deadline)
+    encoded = [s for s in steps if isinstance(s, Encoded)]
+    checked = [s for s in steps if isinstance(s, Checked)]
+    solve_s = sum(s.seconds for s in checked)
+    solving = len(encoded) > len(checked)  # the child was killed in the middle of a check
+    if solving:
+        solve_s += time.time() - encoded[-1].ended
+    report = {"backend": cfg.backend, "layers": tuple(solved), "samples": tuple(rows), "problems": len(groups),
+              "variables": sum(s.variables for s in encoded), "constraints": sum(s.constraints for s in encoded),
+              "encode_seconds": time.perf_counter() - launched - solve_s, "solve_seconds": solve_s}
+    status, reason = _outcome(checked, killed, solving, len(rows))
     if status is not InitStatus.SOLVED:
         return InitReport(status, reason=reason, **report)
+    values: dict[Term, Any] = {}
+    for step in checked:
+        assert step.result is not None and step.result.model is not None
+        values.update(step.result.model)
 
     new: list[tuple[torch.Tensor, torch.Tensor]] = []
     scale = 1.0
     for l, ((n_o, n_i), i) in enumerate(zip(shapes, solved)):
-        wt = torch.tensor([[float(values[_weight(l, j, kk)]) for kk in range(n_i)] for j in range(n_o)],
+        wt = torch.tensor([[float(values[weight_var(l, j, kk)]) for kk in range(n_i)] for j in range(n_o)],
                           dtype=torch.float64)
-        bt = torch.tensor([float(values[_bias(l, j)]) for j in range(n_o)], dtype=torch.float64)
+        bt = torch.tensor([float(values[bias_var(l, j)]) for j in range(n_o)], dtype=torch.float64)
         old, now = _rms(linears[i].weight), _rms(wt)
         factor = old / now if rescale and old > 0 and now > 0 else 1.0
         scale *= factor
@@ -367,6 +300,24 @@ def smt_(
             linears[i].weight.copy_(wt)
             linears[i].bias.copy_(bt)
     return InitReport(InitStatus.SOLVED, scale=scale, min_margin=_min_margin(model, x[rows], y[rows]), **report)
+
+
+def _outcome(checked: list[Checked], killed: bool, solving: bool, samples: int) -> tuple[InitStatus, str | None]:
+    """The status and reason of a solve whose child process finished ``checked`` (and was killed
+    at the deadline, while ``solving`` or encoding)."""
+    if killed:
+        return InitStatus.TIMEOUT, (
+            "the solver ran past its timeout and was stopped at the deadline" if solving
+            else "the time budget was spent encoding")
+    result = checked[-1].result
+    if result is None:
+        return InitStatus.TIMEOUT, "the time budget was spent encoding"
+    if result.status is Status.UNKNOWN:
+        timed_out = result.reason in ("timeout", "resource limit")
+        return InitStatus.TIMEOUT if timed_out else InitStatus.UNKNOWN, result.reason
+    if result.status is Status.UNSAT:
+        return InitStatus.UNSAT, f"no weights meet the constraints on these {samples} samples"
+    return InitStatus.SOLVED, None
 
 
 def _min_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

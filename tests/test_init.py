@@ -7,12 +7,15 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import solverlayers as sl
 import torch
+from solverlayers.descriptors import OptionError
 from solverlayers.init import InitStatus, mlp_layers, smt_
+from solverlayers.init_solver import GRACE
 from torch import nn
 
 AVAILABLE = set(sl.default_registry().backends())
@@ -113,9 +116,27 @@ def test_timeout_leaves_the_model_bitwise_unchanged() -> None:
     model = mlp(2, 2, 2)  # XOR through two ReLU units with bounded weights: z3 takes well over 20 s
     before = snapshot(model)
     report = smt_(model, x, y, backend="z3", samples=4, layers="all", margin=0.5, max_abs_weight=2.0,
-                  resolution=None, timeout=0.5)
-    assert report.status is InitStatus.TIMEOUT and not report.written and report.reason == "timeout"
-    assert report.min_margin is None and report.solve_seconds < 5
+                  resolution=None, timeout=2.0)  # the solver process takes about 0.5 s to start
+    assert report.status is InitStatus.TIMEOUT and not report.written and report.reason  # under heavy load
+    assert report.min_margin is None and report.solve_seconds < 2.0  # the budget may run out while encoding
+    assert unchanged(model, before)
+
+
+def test_the_budget_is_a_hard_stop() -> None:
+    """All layers of a 64-32-10 network: the formula takes seconds to build and hand to z3, whose
+    nonlinear solver then runs past its own timeout; the solver process is killed at the deadline."""
+    torch.manual_seed(0)
+    x, y = torch.rand(40, 64), torch.arange(10).repeat(4)
+    model = mlp(64, 32, 10)
+    before = snapshot(model)
+    started = time.perf_counter()
+    report = smt_(model, x, y, backend="z3", samples=10, layers="all", timeout=1.0)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0 + GRACE + 1.0, elapsed
+    assert report.status is InitStatus.TIMEOUT and not report.written
+    assert report.reason in ("the time budget was spent encoding",
+                             "the solver ran past its timeout and was stopped at the deadline")
+    assert report.encode_seconds + report.solve_seconds == pytest.approx(elapsed, abs=0.5)
     assert unchanged(model, before)
 
 
@@ -136,6 +157,19 @@ def test_unsat_leaves_the_model_unchanged() -> None:
     report = smt_(model, x, y, backend="z3", samples=[0, 1, 2], timeout=30)
     assert report.status is InitStatus.UNSAT and not report.written
     assert unchanged(model, before)
+
+
+def test_backend_options_reach_the_solver_process() -> None:
+    x, y = blobs()
+    model = mlp(2, 8, 3)
+    before = snapshot(model)
+    with pytest.raises(OptionError, match="choose one of: 6, 2"):  # checked here, before the process starts
+        smt_(model, x, y, backend="z3", arith_solver=3)
+    with pytest.raises(OptionError, match="unknown parameter 'smt.relevence'"):  # z3's check, in the process
+        smt_(model, x, y, backend="z3", params="smt.relevence=0")
+    assert unchanged(model, before)
+    report = smt_(model, x, y, backend="z3", samples=12, arith_solver=2, params="smt.relevancy=0", timeout=30)
+    assert report.written, report.reason
 
 
 def test_a_backend_without_real_arithmetic_is_refused_before_writing() -> None:

@@ -13,6 +13,7 @@ import math
 import os
 import pickle
 import sys
+import time
 from itertools import product
 
 import numpy as np
@@ -26,6 +27,8 @@ from solverlayers.interfaces import CapabilityError
 from solverlayers.layers import LayerStatus, SMTLayer, SolverLayerWarning, smt_layer
 from solverlayers.layers.executors import ProcessExecutor, SerialExecutor
 from solverlayers.registry import Registry, default_registry
+
+from ddp_worker import ddp_rank  # a module of its own: spawned DDP ranks import it, not this one
 
 P, Q = 4, 4
 Z = [sl.Bool(f"z{i}") for i in range(P)]
@@ -537,25 +540,18 @@ def test_dataloader_workers():
     assert torch.equal(torch.cat(list(loader)), expected)
 
 
-def _ddp_rank(rank: int, path: str, result: str) -> None:
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"file://{path}", rank=rank, world_size=2)
-    try:
-        torch.manual_seed(0)
-        model = torch.nn.parallel.DistributedDataParallel(
-            torch.nn.Sequential(torch.nn.Linear(5, P).double(), layer(gradient="b_max")))
-        x = torch.randn(8, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(rank))
-        model(x).sum().backward()
-        torch.save(model.module[0].weight.grad, f"{result}.{rank}")
-    finally:
-        dist.destroy_process_group()
-
-
-@pytest.mark.slow  # forked ranks can deadlock once the full suite has started solver/torch threads
 def test_distributed_data_parallel(tmp_path):
-    torch.multiprocessing.start_processes(  # fork: the ranks inherit torch and the solvers, no re-import
-        _ddp_rank, args=(str(tmp_path / "init"), str(tmp_path / "grad")), nprocs=2, start_method="fork")
+    """Two gloo ranks, spawned (a fork of a process that runs solver and torch threads can
+    deadlock), each with a pickled copy of the layer: their gradients are averaged to equal."""
+    ranks = torch.multiprocessing.spawn(ddp_rank, args=(layer(gradient="b_max"), str(tmp_path / "init"),
+                                                          str(tmp_path / "grad")), nprocs=2, join=False)
+    deadline = time.monotonic() + 60
+    while not ranks.join(timeout=max(0.0, deadline - time.monotonic())):
+        if time.monotonic() >= deadline:
+            for proc in ranks.processes:
+                proc.kill()
+                proc.join()
+            pytest.fail("the DDP ranks did not finish within 60 s")
     g0, g1 = (torch.load(tmp_path / f"grad.{r}") for r in range(2))
     assert torch.equal(g0, g1) and g0.abs().sum() > 0
 

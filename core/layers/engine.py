@@ -322,10 +322,13 @@ class Engine:
     stats: LayerStats = field(default_factory=LayerStats)
     last_status: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     last_backward_status: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    p: int = field(init=False)  # the spec's input and output counts
+    q: int = field(init=False)
 
     def __post_init__(self) -> None:
         global _next_handle
         p, q = self.spec.p, self.spec.q
+        self.p, self.q = p, q
         self.handle = _next_handle
         _next_handle += 1
         _engines[self.handle] = self
@@ -336,14 +339,6 @@ class Engine:
             "max": _Memo(None, 1 + p + q, self.cache_size, self.dense_limit),
         }
         self._relation: np.ndarray | None = None  # (2**p, 2**q): z consistent with y
-
-    @property
-    def p(self) -> int:
-        return self.spec.p
-
-    @property
-    def q(self) -> int:
-        return self.spec.q
 
     @property
     def tabulated(self) -> bool:
