@@ -14,6 +14,7 @@ import pytest
 
 import solverlayers as sl
 from solverlayers.capabilities import CoreKind, Theory
+from solverlayers.descriptors import OptionError
 from solverlayers.evaluate import evaluate, evaluate_many
 from solverlayers.problem import Problem, Soft
 from solverlayers.results import OptStatus, Status
@@ -63,7 +64,11 @@ def test_descriptor() -> None:
     assert caps.theories == frozenset(Theory)
     assert caps.cores is CoreKind.MINIMAL and caps.native_maxsmt and caps.smtlib_parser and caps.timeouts
     assert not caps.crosses_processes and not caps.crosses_threads
-    assert SPEC.resolve_options({}) == {"maxsat_engine": "maxres", "rlimit": 0, "random_seed": 0}
+    assert SPEC.resolve_options({}) == {"maxsat_engine": "maxres", "rlimit": 0, "random_seed": 0,
+                                        "arith_solver": 6, "params": ""}
+    with pytest.raises(ValueError, match="choose one of: 6, 2"):
+        SPEC.resolve_options({"arith_solver": 3})
+    assert SPEC.resolve_options({"arith_solver": "2"})["arith_solver"] == 2  # as from a config file
     with pytest.raises(ValueError, match="choose one of"):
         SPEC.resolve_options({"maxsat_engine": "nope"})
     with pytest.raises(ValueError, match="valid options"):
@@ -325,6 +330,41 @@ def test_resource_limit_option() -> None:
     result = s.check([g])
     assert result.status is Status.UNKNOWN and result.reason == "resource limit"
     s.close()
+
+
+@pytest.mark.parametrize(("arith_solver", "statistic"), [(6, "arith-make-feasible"), (2, "arith pivots")])
+def test_arith_solver_option_picks_z3s_arithmetic_solver(arith_solver: int, statistic: str) -> None:
+    """Z3's two arithmetic solvers keep differently named statistics: checks and MaxSMT use the chosen one."""
+    s = open_session(arith_solver=arith_solver)
+    x, y = sl.Real("x"), sl.Real("y")
+    s.add(x + 2 * y >= 3, x - y <= 1, sl.Or(y <= Fraction(1, 2), y >= 2))
+    assert s.check().status is Status.SAT
+    assert statistic in s._solver.statistics().keys()  # type: ignore[attr-defined]
+    assert s.optimize([Soft.make(x <= 0, 1)]).status is OptStatus.OPTIMAL
+    assert statistic in s._opt.statistics().keys()  # type: ignore[attr-defined]
+    s.close()
+
+
+def test_params_reach_both_solvers() -> None:
+    g = sl.Bool("g")
+    for arithmetic in (False, True):  # the SAT-based bit-vector solver, then the general one
+        for params, status in (("max_conflicts=1, smt.relevancy=0", Status.UNKNOWN), ("", Status.UNSAT)):
+            s = open_session(params=params)
+            s.add(*pigeonhole(6, 5, g), *([sl.Int("i") >= 0] if arithmetic else []))
+            assert s.check([g]).status is status  # refuting takes more than one conflict
+            s.close()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ("relevancy", "not name=value; write e.g. 'smt.relevancy=0'"),
+    ("smt.relevence=0", "unknown parameter 'smt.relevence'; did you mean relevancy\\?"),
+    ("relevancy=x", "expected unsigned int"),
+    ("smt.arith.solver=2", "use the z3 option arith_solver"),
+    ("timeout=5", "pass timeout= to check or optimize"),
+])
+def test_bad_params_fail_when_the_session_opens(params: str, message: str) -> None:
+    with pytest.raises(OptionError, match=message):
+        open_session(params=params)
 
 
 def test_optimize_timeout_is_a_status(session: sl.SolverSession) -> None:

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
     from .session import Z3Session
 
-__all__ = ["solverlayers_backends", "CAPABILITIES", "OPTIONS", "MAXSAT_ENGINES"]
+__all__ = ["solverlayers_backends", "CAPABILITIES", "OPTIONS", "MAXSAT_ENGINES", "ARITH_SOLVERS"]
 
 MAXSAT_ENGINES = ("maxres", "wmax", "rc2", "pd-maxres", "maxres-bin")
+ARITH_SOLVERS = (6, 2)  # Z3's smt.arith.solver: 6 its LRA solver (the default), 2 its older simplex
 
 CAPABILITIES = Capabilities(
     theories=frozenset(Theory),
@@ -41,6 +42,16 @@ OPTIONS = (
     ),
     OptionSpec("rlimit", int, 0, "resource limit per check, machine-independent (0 = none)"),
     OptionSpec("random_seed", int, 0, "Z3's random seed"),
+    OptionSpec(
+        "arith_solver", int, 6,
+        "Z3's arithmetic solver (smt.arith.solver): 6 its LRA solver (the default), 2 its older simplex solver",
+        choices=ARITH_SOLVERS,
+    ),
+    OptionSpec(
+        "params", str, "",
+        "more Z3 parameters for every solver and the optimizer, 'name=value' pairs separated by "
+        "spaces, e.g. 'smt.relevancy=0 smt.phase_selection=5'",
+    ),
 )
 
 

@@ -15,6 +15,7 @@ to that approximation.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ import z3
 from z3 import z3core as _api
 from z3.z3types import Ast
 
+from solverlayers.descriptors import OptionError
 from solverlayers.evaluate import evaluate_many
 from solverlayers.interfaces import SolverSession
-from solverlayers.plugins.z3 import MAXSAT_ENGINES
+from solverlayers.plugins.z3 import ARITH_SOLVERS, MAXSAT_ENGINES
 from solverlayers.problem import Soft, check_constraint, validate_weight
 from solverlayers.results import CheckResult, Model, OptimizeResult, OptStatus, Status
 from solverlayers.terms import Term, postorder
@@ -246,23 +248,107 @@ def _timeout_ms(timeout: float) -> int:
     return max(1, min(_NO_TIMEOUT - 1, round(timeout * 1000)))
 
 
+# Z3 parameters that the params option may not set, and why
+_RESERVED_PARAMS = {
+    "random_seed": "use the z3 option random_seed", "rlimit": "use the z3 option rlimit",
+    "maxsat_engine": "use the z3 option maxsat_engine", "arith.solver": "use the z3 option arith_solver",
+    "timeout": "pass timeout= to check or optimize", "core.minimize": "the session sets it per check",
+    "model": "the session needs models", "model.compact": "the session needs full models",
+}
+_PARAM_TYPES: dict[int, type] = {z3.Z3_PK_UINT: int, z3.Z3_PK_DOUBLE: float}
+
+
+def _z3_message(error: z3.Z3Exception) -> str:
+    value = error.value
+    return (value.decode() if isinstance(value, bytes) else str(value)).splitlines()[0]
+
+
+def _param_value(name: str, text: str, descrs: z3.ParamDescrsRef) -> Any:
+    """``text`` as the type of Z3 parameter ``name``; left a string (which Z3 then rejects, naming
+    the type it expects) when it does not read as that type."""
+    kind = descrs.get_kind(name)
+    if kind == z3.Z3_PK_INVALID and "." in name:  # module-qualified, as smt.relevancy
+        kind = descrs.get_kind(name.split(".", 1)[1])
+    if kind == z3.Z3_PK_BOOL:
+        return {"true": True, "false": False}.get(text.lower(), text)
+    try:
+        value = _PARAM_TYPES[kind](text)
+    except (KeyError, ValueError):
+        return text
+    return value if kind != z3.Z3_PK_UINT or 0 <= value <= _UINT_MAX else text
+
+
+def _known(name: str, descrs: z3.ParamDescrsRef) -> str:
+    """Where to look, when ``name`` is not one of Z3's solver parameters."""
+    names = [descrs.get_name(i) for i in range(descrs.size())]
+    if name in names:
+        return ""
+    close = difflib.get_close_matches(name, names, n=3)
+    guess = f" did you mean {' or '.join(close)}?" if close else ""
+    return f";{guess} python -c \"import z3; z3.Solver().help()\" lists Z3's solver parameters"
+
+
+def _extra_params(text: str, ctx: z3.Context) -> tuple[tuple[str, Any], ...]:
+    """The ``params`` option: ``name=value`` pairs, typed and checked by Z3's own solvers and
+    optimizer, so that a bad name or value fails when the session opens."""
+    items = text.replace(",", " ").split()
+    if not items:
+        return ()
+    solvers = [z3.Solver(ctx=ctx), z3.SolverFor("QF_BV", ctx=ctx)]
+    for solver in solvers:
+        solver.sexpr()  # an initialised solver checks each parameter as it is set
+    targets = [*solvers, z3.Optimize(ctx=ctx)]
+    descrs = solvers[0].param_descrs()
+    out = []
+    for item in items:
+        name, _, value = item.partition("=")
+        if not name or not value:
+            raise OptionError(f"z3 option 'params': {item!r} is not name=value; write e.g. 'smt.relevancy=0'")
+        base = name.removeprefix("smt.")
+        if base in _RESERVED_PARAMS:
+            raise OptionError(f"z3 option 'params' may not set {name!r}: {_RESERVED_PARAMS[base]}")
+        typed = _param_value(name, value, descrs)
+        for target in targets:
+            try:
+                target.set(name, typed)
+            except z3.Z3Exception as e:
+                why = _z3_message(e) + _known(base, descrs)
+                raise OptionError(f"z3 option 'params': Z3 rejects {item!r}: {why}") from None
+        out.append((name, typed))
+    return tuple(out)
+
+
 class Z3Session(SolverSession):
     """An incremental Z3 solver over core terms (one context per session, not thread-safe).
 
     Translations and assumption literals are cached for the session's lifetime, so memory
-    grows with the number of distinct terms it has seen.
+    grows with the number of distinct terms it has seen. ``arith_solver`` and ``params`` (more
+    Z3 parameters, ``"name=value name=value"``) apply to every solver and to the optimizer; a
+    parameter that Z3 rejects fails here, when the session opens.
     """
 
-    def __init__(self, maxsat_engine: str = "maxres", rlimit: int = 0, random_seed: int = 0) -> None:
+    def __init__(
+        self,
+        maxsat_engine: str = "maxres",
+        rlimit: int = 0,
+        random_seed: int = 0,
+        arith_solver: int = 6,
+        params: str = "",
+    ) -> None:
         if maxsat_engine not in MAXSAT_ENGINES:
             raise ValueError(f"unknown maxsat_engine {maxsat_engine!r}; choose one of: {', '.join(MAXSAT_ENGINES)}")
+        if arith_solver not in ARITH_SOLVERS:
+            choices = ", ".join(map(str, ARITH_SOLVERS))
+            raise ValueError(f"unknown arith_solver {arith_solver!r}; choose one of: {choices}")
         for name, value in (("rlimit", rlimit), ("random_seed", random_seed)):
             if not 0 <= value <= _UINT_MAX:
                 raise ValueError(f"{name} must be an unsigned 32-bit int, got {value}")
         self._engine = maxsat_engine
         self._rlimit = rlimit
-        self._seed = random_seed
         self._ctx = z3.Context()
+        # set on every solver and on the optimizer
+        self._params = ("random_seed", random_seed, "rlimit", rlimit, "smt.arith.solver", arith_solver,
+                        *(x for pair in _extra_params(params, self._ctx) for x in pair))
         self._ctx_ref = self._ctx.ref()
         self._logic: str | None = "QF_BV"
         self._solver = self._new_solver(self._logic)
@@ -337,7 +423,7 @@ class Z3Session(SolverSession):
 
     def _new_solver(self, logic: str | None) -> z3.Solver:
         solver = z3.Solver(ctx=self._ctx) if logic is None else z3.SolverFor(logic, ctx=self._ctx)
-        solver.set("random_seed", self._seed, "rlimit", self._rlimit, "model.compact", False)
+        solver.set(*self._params, "model.compact", False)
         return solver
 
     def _assert(self, expr: Any, term: Term) -> None:
@@ -405,7 +491,7 @@ class Z3Session(SolverSession):
             if not want_core:
                 return CheckResult(Status.UNSAT)
             core = self._core(assumptions, addresses)
-            if self._logic is None and core and not self._minimizing:
+            if core and not self._minimizing:
                 core = self._minimized(core, timeout, started)
             return CheckResult(Status.UNSAT, core=core)
         elapsed = time.perf_counter() - started
@@ -414,8 +500,9 @@ class Z3Session(SolverSession):
         )
 
     def _minimized(self, core: tuple[Term, ...], timeout: float | None, started: float) -> tuple[Term, ...]:
-        """Z3's ``core.minimize`` is not minimal with arithmetic (seen on nonlinear reals), so
-        the general solver's cores get a deletion pass; the SAT-based BV solver's are minimal."""
+        """Z3's ``core.minimize`` is not always minimal (seen on nonlinear reals, and with the
+        SAT-based BV solver when the hard part alone is unsatisfiable), so every core gets a
+        deletion pass; on a core that is already minimal it costs one check per member."""
         from solverlayers.algorithms.cores import minimize_core
 
         left = None if timeout is None else max(timeout - (time.perf_counter() - started), 1e-3)
@@ -475,7 +562,7 @@ class Z3Session(SolverSession):
         """One ``z3.Optimize`` per session holding the hard constraints; each query is a push/pop."""
         if self._opt is None:
             self._opt = z3.Optimize(ctx=self._ctx)
-            self._opt.set("maxsat_engine", self._engine, "random_seed", self._seed, "rlimit", self._rlimit)
+            self._opt.set("maxsat_engine", self._engine, *self._params)
         for expr in self._hard_exprs[self._opt_synced:]:
             self._opt.add(expr)
         self._opt_synced = len(self._hard_exprs)
