@@ -332,7 +332,8 @@ class Engine:
         self.handle = _next_handle
         _next_handle += 1
         _engines[self.handle] = self
-        self._zbits = _bit_rows(p)
+        # the 2**p input patterns, used only by tabulated weighted queries (p + q <= table_bits)
+        self._zbits = _bit_rows(p) if p + q <= self.table_bits else np.zeros((0, p), np.uint8)
         self._memos = {
             "smt": _Memo([3] * p, 1 + q, self.cache_size, self.dense_limit),
             "core": _Memo([3] * p + [2] * q, 1 + p, self.cache_size, self.dense_limit),
