@@ -2,12 +2,14 @@
 
 * :mod:`.digits`: handwritten digit images (scikit-learn's 8x8 digits, or MNIST IDX files
   from a folder the user names).
+* :mod:`.liars`: the liar's puzzle, three generated sentences per instance, and its split.
 * :mod:`.sudoku`: Sudoku puzzles with unique solutions, generated (and cached) with the SAT
   backends, their validity check and the 729-wide one-hot layout.
 """
 
 from .digits import load_digit_images, read_idx
+from .liars import LiarsBatch, LiarsPuzzles
 from .sudoku import decode, generate_sudoku, is_valid_solution, load_sudoku, one_hot, valid_solutions
 
-__all__ = ["load_digit_images", "read_idx", "generate_sudoku", "load_sudoku", "is_valid_solution", "valid_solutions",
-           "one_hot", "decode"]
+__all__ = ["load_digit_images", "read_idx", "LiarsPuzzles", "LiarsBatch", "generate_sudoku", "load_sudoku",
+           "is_valid_solution", "valid_solutions", "one_hot", "decode"]
