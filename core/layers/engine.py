@@ -468,15 +468,23 @@ class Engine:
                  np.ascontiguousarray(zw, np.float64).view(np.uint8), np.ascontiguousarray(yw, np.float64).view(np.uint8)]
         return np.concatenate(parts, axis=1)
 
-    def _agreement(self, zb: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """``(N, 2**p)``: the total weight of given inputs each input vector agrees with."""
+    def _agreement(self, zb: np.ndarray, weights: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """``(N, 2**p)``: the total weight of given inputs each input vector agrees with (only
+        the input vectors ``columns``, when given)."""
         signed = weights * (2.0 * zb - 1.0)
-        return signed @ self._zbits.T + (weights * (1.0 - zb)).sum(axis=1, keepdims=True)
+        zbits = self._zbits if columns is None else self._zbits[columns]
+        return signed @ zbits.T + (weights * (1.0 - zb)).sum(axis=1, keepdims=True)
 
     def _best_z(self, zb: np.ndarray, weights: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-        """Per example, the feasible input index of greatest agreement (smallest index on ties)."""
-        score = np.where(feasible, self._agreement(zb, weights), -np.inf)
-        return score.argmax(axis=1)
+        """Per example, the feasible input index of greatest agreement (smallest index on ties;
+        0 where none is feasible). Scores only the input vectors feasible for some example:
+        formulas usually admit few of the 2**p."""
+        columns = np.flatnonzero(feasible.any(axis=0))
+        if len(columns) == 0:
+            return np.zeros(len(zb), np.int64)
+        score = np.where(feasible[:, columns], self._agreement(zb, weights, columns), -np.inf)
+        best = score.argmax(axis=1)
+        return np.where(np.isneginf(score[np.arange(len(zb)), best]), 0, columns[best])
 
     def _table_linear(
         self, zb: np.ndarray, zw: np.ndarray, target: np.ndarray, yw: np.ndarray,
