@@ -1,0 +1,72 @@
+"""examples/visual_algebra: the data, the formula, and a quick-mode run of the script."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from solverlayers.layers import SolverLayerWarning
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "visual_algebra" / "train.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("visual_algebra_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_equations_have_equal_a_b_and_odd_x() -> None:
+    va = load_script()
+    gen = torch.Generator().manual_seed(0)
+    train, test = va.sample_values(500, True, gen), va.sample_values(2000, False, gen)
+    a, x, b, c1, c2 = train.T
+    assert torch.equal(a, b) and bool((x % 2 == 1).all())
+    for rows in (train, test):
+        a, x, b, c1, c2 = rows.T
+        assert torch.equal(a * x + b, 10 * c1 + c2) and bool(((rows[:, :3] >= 1) & (rows[:, :3] <= 9)).all())
+    assert len({tuple(r) for r in test[:, :3].tolist()}) > 600  # the test covers most of the 729 (a, x, b)
+
+
+def test_equation_images_put_each_symbol_in_its_place() -> None:
+    va = load_script()
+    images = torch.arange(10.0)[:, None, None, None].expand(10, 1, 8, 8).clone()  # digit d: all pixels d
+    pools = va.SymbolPools((images, torch.arange(10)), 5, seed=0)
+    values = va.sample_values(20, False, torch.Generator().manual_seed(1))
+    symbols = pools.draw(values, torch.Generator().manual_seed(2))
+    assert symbols.shape == (20, 8, 1, 8, 8)
+    drawn = symbols[:, va.DIGIT_SLOTS, 0, 0, 0]
+    assert torch.equal(drawn.long(), values[:, [0, 2, 3, 4]])
+
+
+def test_formula_gives_x_from_the_digit_codes() -> None:
+    va = load_script()
+    layer = va.smt_head("smt", {"backend": "z3", "gradient": "b_core", "max_forward_gradient": "b_max",
+                                "executor": "serial", "workers": 1, "table_bits": 20})
+    values = va.sample_values(40, False, torch.Generator().manual_seed(3))
+    digits = values[:, [0, 2, 3, 4]]
+    logits = (((digits[..., None] >> torch.arange(4)) & 1).float() * 2 - 1).reshape(-1, 16)
+    assert torch.equal(layer(logits) > 0, va.x_bits(values).bool())
+    wrong = logits.clone()
+    wrong[:, 12:] = torch.tensor([1.0, 1.0, 1.0, 1.0])  # c2 = 15: no digit
+    with pytest.warns(SolverLayerWarning, match="UNSAT"):
+        assert bool((layer(wrong) == 0).all())
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_summary_rows(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)], check=True,
+                   capture_output=True, text=True, timeout=300)
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = {(r["configuration"], r["method"]): r for r in results["summary"]}
+    assert set(rows) == {(c, m) for c in ("#1", "#2") for m in ("conventional", "SMTLayer (z3)")}
+    for row in rows.values():
+        assert row["experiment"] == "visual algebra"
+        assert 0 <= row["accuracy"] <= 1 and row["epoch_s"] > 0 and row["curve"][-1] == row["accuracy"]
+    assert (tmp_path / "results.md").read_text().startswith("# Visual algebra")
+    assert (tmp_path / "results.png").stat().st_size > 0
