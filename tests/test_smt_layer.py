@@ -332,6 +332,30 @@ def test_dedupe_and_memo_counts():
     assert not any(lay.stats.as_dict().values())
 
 
+@pytest.mark.parametrize("backend", ["z3", "pysat"])
+def test_functional_outputs_take_two_solver_calls(backend, monkeypatch):
+    """F_smt proves a unique output with one blocking call, whatever ``q``; a formula with several
+    outputs per input still gets the least one."""
+    from solverlayers.layers.engine import LayerSpec, run_queries, worker
+
+    x = [sl.Bool(f"x{i}") for i in range(12)]
+    free = sl.Bool("free")
+    spec = LayerSpec((sl.Or(free, sl.Not(free)),), tuple(x), tuple(x) + (free,), backend)
+    calls = []
+    w = worker(spec)
+    check = w.solver.check
+    monkeypatch.setattr(w.solver, "check", lambda *a, **k: calls.append(1) or check(*a, **k))
+    row = np.array([[1] * 12 + [2]], np.uint8)  # x given all true; `free` is an unconstrained output
+    assert run_queries(spec, "smt", row).tolist() == [[0] + [1] * 12 + [0]]
+    calls.clear()
+    functional = LayerSpec((), tuple(x), tuple(x), backend)
+    w2 = worker(functional)
+    check2 = w2.solver.check
+    monkeypatch.setattr(w2.solver, "check", lambda *a, **k: calls.append(1) or check2(*a, **k))
+    assert run_queries(functional, "smt", np.ones((1, 12), np.uint8)).tolist() == [[0] + [1] * 12]
+    assert len(calls) == 2  # the model, then "no other output": not one call per true bit
+
+
 def test_per_example_masks_equal_unbatched():
     lay = layer(gradient="b_max", forward_mode="max")
     z, mask = batch(48, seed=13)

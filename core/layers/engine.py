@@ -150,6 +150,8 @@ class _Worker:
         if r.status is not Status.SAT:
             return [_CODE[r.status]] + [0] * self.spec.q
         y = [bool(r.model[v]) for v in self.spec.outputs]
+        if sum(y) > 1 and self.unique(assumed, y):  # one call instead of one per true bit
+            return [LayerStatus.SAT] + [int(b) for b in y]
         for j in range(self.spec.q):
             if y[j]:  # the current model satisfies assumed + y[:j]; can y_j be false too?
                 r = self.check(assumed + [self.y[j][0]], model=True)
@@ -159,6 +161,16 @@ class _Worker:
                     y = [bool(r.model[v]) for v in self.spec.outputs]
             assumed.append(self.y[j][y[j]])
         return [LayerStatus.SAT] + [int(b) for b in y]
+
+    def unique(self, assumed: list[Term], y: list[bool]) -> bool:
+        """Whether ``y`` is the only output consistent with ``assumed`` (False when unknown):
+        functional formulas answer F_smt in two calls, whatever ``q``."""
+        guard = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
+        try:
+            self.solver.add(Or(Not(guard), *(self.y[j][not b] for j, b in enumerate(y))))
+            return self.check(assumed + [guard]).status is Status.UNSAT
+        finally:
+            self.solver.add(Not(guard))
 
     def core(self, row: np.ndarray) -> list[int]:
         """A minimal core of the given input literals against phi and the corrected output."""
