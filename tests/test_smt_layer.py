@@ -234,6 +234,31 @@ def test_backward_matches_bruteforce(gradient, mode, table_bits):
     assert (lay.last_backward_status == LayerStatus.CORRECTED).any()
 
 
+@pytest.mark.parametrize("gradient", ["b_max", "blackbox"])
+def test_table_keeps_only_consistent_inputs_and_agrees_with_maxsmt(gradient):
+    """p = 20 one-hot inputs (20 of the 2**20 vectors are consistent): the table holds those 20,
+    and its answers equal per-example MaxSMT's (F_max forward and the gradient)."""
+    x = [sl.Bool(f"x{i}") for i in range(20)]
+    y = [sl.Bool(f"y{j}") for j in range(3)]
+    phi = [sl.Exactly(1, x)] + [sl.Eq(y[j], sl.Or(*(x[i] for i in range(20) if (i >> j) & 1))) for j in range(3)]
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(24, 20, generator=gen, dtype=torch.float64) * 2
+    grad_y = torch.randn(24, 3, generator=gen, dtype=torch.float64)
+    results = []
+    for table_bits in (23, 0):
+        lay = SMTLayer(phi, x, y, forward_mode="max", gradient=gradient, table_bits=table_bits, executor="serial",
+                       gradient_options={"lam": 2.0} if gradient == "blackbox" else None)
+        zz = z.clone().requires_grad_()
+        out = lay(zz)
+        out.backward(grad_y)
+        results.append((out.detach(), zz.grad, lay._engine.tabulated and lay._engine.table()[0].shape))
+    (tab_y, tab_grad, shape), (max_y, max_grad, _) = results
+    assert shape == (20, 20)
+    assert torch.equal(tab_y, max_y) and (tab_y.abs() == 1).all()
+    torch.testing.assert_close(tab_grad, max_grad, rtol=0, atol=1e-12)
+    assert tab_grad.abs().sum() > 0
+
+
 def test_hand_worked_example():
     """a = 1, b = 1 (sum 2); the loss raises y0, asking for sum 3 = (0, 3), (1, 2) or (2, 1)."""
     z = torch.tensor([[2.0, -1.0, 3.0, -0.5]], dtype=torch.float64)

@@ -21,8 +21,9 @@ formula once into one incremental :class:`~solverlayers.solver.Solver` per layer
 query is a set of assumptions on it.
 
 When ``p + q <= table_bits`` the weighted queries (F_max, B_max, blackbox) skip the per-example
-MaxSMT: the engine solves the ``2**q`` ``column`` queries once and takes each example's argmax
-over the resulting table of consistent ``(z, y)`` pairs with vectorised NumPy. Ties between
+MaxSMT: the engine solves the ``2**q`` ``column`` queries once, keeps the input vectors that some
+output admits (formulas usually admit few of the ``2**p``) and takes each example's argmax over
+that table of consistent ``(z, y)`` pairs with vectorised NumPy. Ties between
 equally weighted optima go to the smallest input index (``z_0`` least significant); the MaxSMT
 path breaks such ties as the backend does. Exact ties need equal weights (equal ``|z_i|``) or
 float64 sums that round equal.
@@ -263,9 +264,14 @@ def run_queries(spec: LayerSpec, kind: str, rows: np.ndarray) -> np.ndarray:
 
 # -- the main side: memo, dedupe, dispatch --------------------------------------------------------
 
+def _bits_of(index: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` bits of each index (least significant first), one row each."""
+    return ((index[:, None] >> np.arange(n)) & 1).astype(np.uint8)
+
+
 def _bit_rows(n: int) -> np.ndarray:
-    """All ``2**n`` bit vectors, row ``k`` holding the bits of ``k`` (least significant first)."""
-    return ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(np.uint8)
+    """All ``2**n`` bit vectors, row ``k`` holding the bits of ``k``."""
+    return _bits_of(np.arange(1 << n), n)
 
 
 class _Memo:
@@ -344,14 +350,12 @@ class Engine:
         self.handle = _next_handle
         _next_handle += 1
         _engines[self.handle] = self
-        # the 2**p input patterns, used only by tabulated weighted queries (p + q <= table_bits)
-        self._zbits = _bit_rows(p) if p + q <= self.table_bits else np.zeros((0, p), np.uint8)
         self._memos = {
             "smt": _Memo([3] * p, 1 + q, self.cache_size, self.dense_limit),
             "core": _Memo([3] * p + [2] * q, 1 + p, self.cache_size, self.dense_limit),
             "max": _Memo(None, 1 + p + q, self.cache_size, self.dense_limit),
         }
-        self._relation: np.ndarray | None = None  # (2**p, 2**q): z consistent with y
+        self._table: tuple[np.ndarray, np.ndarray] | None = None  # see table()
 
     @property
     def tabulated(self) -> bool:
@@ -380,9 +384,11 @@ class Engine:
             values[miss] = solved[inverse.reshape(-1)]
         return values
 
-    def relation(self) -> np.ndarray:
-        """Which ``(z, y)`` index pairs are consistent with phi (solved once, ``2**q`` columns)."""
-        if self._relation is None:
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``K`` input vectors that phi admits with some output, as bits ``(K, p)`` in
+        increasing index order, and which of the ``2**q`` outputs each admits ``(K, 2**q)``
+        (solved once: ``2**q`` column queries)."""
+        if self._table is None:
             answers = self._solve("column", _bit_rows(self.q))
             self.stats.solved += len(answers)
             if (answers[:, 0] == LayerStatus.UNKNOWN).any():
@@ -390,8 +396,9 @@ class Engine:
                     "a solver call timed out while tabulating the formula; raise the timeout or "
                     "set table_bits=0 to solve weighted queries one by one"
                 )
-            self._relation = answers[:, 1:].T.astype(bool)
-        return self._relation
+            index = np.flatnonzero(answers[:, 1:].any(axis=0))
+            self._table = (_bits_of(index, self.p), answers[:, 1 + index].T.astype(bool))
+        return self._table
 
     # -- queries ----------------------------------------------------------------------------
     def smt(self, zb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -418,8 +425,7 @@ class Engine:
         """F_max for inconsistent inputs: the MaxSMT-optimal inputs, then F_smt of those."""
         weights = softmax_weights(z, mask)
         if self.tabulated:
-            feasible = self.relation().any(axis=1)
-            zstar = self._zbits[self._best_z(zb, weights, np.broadcast_to(feasible, (len(z), len(feasible))))]
+            zstar = self._best_z(zb, weights, np.ones((len(z), len(self.table()[0])), bool))
             code = np.full(len(z), LayerStatus.SAT, np.int8)
         else:
             values = self._resolve("max", self._max_rows(zb, mask, weights))
@@ -442,9 +448,9 @@ class Engine:
         weights = softmax_weights(z, mask)
         if self.tabulated:
             column = yhat.astype(np.int64) @ (1 << np.arange(self.q))
-            feasible = self.relation()[:, column].T
+            feasible = self.table()[1][:, column].T
             found = feasible.any(axis=1)
-            zstar = self._zbits[self._best_z(zb, weights, feasible)].astype(bool)
+            zstar = self._best_z(zb, weights, feasible)
             code = np.where(found, LayerStatus.SAT, LayerStatus.INFEASIBLE).astype(np.int8)
         else:
             values = self._resolve("max", self._max_rows(zb, mask, weights, yhat))
@@ -480,38 +486,41 @@ class Engine:
                  np.ascontiguousarray(zw, np.float64).view(np.uint8), np.ascontiguousarray(yw, np.float64).view(np.uint8)]
         return np.concatenate(parts, axis=1)
 
-    def _agreement(self, zb: np.ndarray, weights: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
-        """``(N, 2**p)``: the total weight of given inputs each input vector agrees with (only
-        the input vectors ``columns``, when given)."""
+    @staticmethod
+    def _agreement(zb: np.ndarray, weights: np.ndarray, zbits: np.ndarray) -> np.ndarray:
+        """``(N, len(zbits))``: the total weight of given inputs each input vector agrees with."""
         signed = weights * (2.0 * zb - 1.0)
-        zbits = self._zbits if columns is None else self._zbits[columns]
         return signed @ zbits.T + (weights * (1.0 - zb)).sum(axis=1, keepdims=True)
 
     def _best_z(self, zb: np.ndarray, weights: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-        """Per example, the feasible input index of greatest agreement (smallest index on ties;
-        0 where none is feasible). Scores only the input vectors feasible for some example:
-        formulas usually admit few of the 2**p."""
+        """Per example, the bits of the feasible tabulated input of greatest agreement (the
+        smallest index on ties; all 0 where none is feasible). ``feasible`` is ``(N, K)``; only
+        the inputs feasible for some example of the batch are scored."""
+        zbits = self.table()[0]
         columns = np.flatnonzero(feasible.any(axis=0))
         if len(columns) == 0:
-            return np.zeros(len(zb), np.int64)
-        score = np.where(feasible[:, columns], self._agreement(zb, weights, columns), -np.inf)
+            return np.zeros((len(zb), self.p), bool)
+        score = np.where(feasible[:, columns], self._agreement(zb, weights, zbits[columns]), -np.inf)
         best = score.argmax(axis=1)
-        return np.where(np.isneginf(score[np.arange(len(zb)), best]), 0, columns[best])
+        none = np.isneginf(score[np.arange(len(zb)), best])
+        return np.where(none[:, None], False, zbits[columns[best]].astype(bool))
 
     def _table_linear(
         self, zb: np.ndarray, zw: np.ndarray, target: np.ndarray, yw: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        relation = self.relation()
+        zbits, admits = self.table()
+        if not len(zbits):  # phi is unsatisfiable
+            return np.zeros((len(zb), self.p), bool), np.full(len(zb), LayerStatus.INFEASIBLE, np.int8)
         ybits = _bit_rows(self.q)
-        zscore = np.where(relation.any(axis=1), self._agreement(zb, zw), -np.inf)
+        zscore = self._agreement(zb, zw, zbits)
         yscore = (yw * (2.0 * target - 1.0)) @ ybits.T + (yw * (1.0 - target)).sum(axis=1, keepdims=True)
-        step = max(1, (1 << 22) >> (self.p + self.q))  # examples per chunk of the (n, 2**p, 2**q) scores
+        step = max(1, (1 << 22) // admits.size)  # examples per chunk of the (n, K, 2**q) scores
         best = np.concatenate([
-            np.where(relation, zscore[i:i + step, :, None] + yscore[i:i + step, None, :], -np.inf)
-            .reshape(-1, relation.size).argmax(axis=1) >> self.q
+            np.where(admits, zscore[i:i + step, :, None] + yscore[i:i + step, None, :], -np.inf)
+            .reshape(-1, admits.size).argmax(axis=1) >> self.q
             for i in range(0, len(zb), step)
         ])
-        return self._zbits[best].astype(bool), np.full(len(zb), LayerStatus.SAT, np.int8)
+        return zbits[best].astype(bool), np.full(len(zb), LayerStatus.SAT, np.int8)
 
     # -- backward -------------------------------------------------------------------------
     def backward(self, z: np.ndarray, mask: np.ndarray, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:

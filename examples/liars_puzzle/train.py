@@ -106,7 +106,8 @@ def liar_formula(one_speaker_per_sentence: bool = True) -> tuple[list[sl.Term], 
 def smt_head(backend: str, forward: str, sc: dict[str, Any]) -> SMTLayer:
     phi, z, y = liar_formula(sc["one_speaker_per_sentence"])
     return SMTLayer(phi, z, y, backend=backend, forward_mode=forward, gradient=sc["gradient"],
-                    options=sc["options"].get(backend, {}), executor=sc["executor"], workers=sc["workers"])
+                    options=sc["options"].get(backend, {}), executor=sc["executor"], workers=sc["workers"],
+                    table_bits=sc["table_bits"])
 
 
 class SATNetHead(nn.Module):

@@ -44,7 +44,6 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import solverlayers as sl
-import solverlayers.layers.engine
 from solverlayers.datasets import load_digit_images
 from solverlayers.datasets.sudoku import load_sudoku, one_hot
 from solverlayers.layers import SATNet, SMTLayer, SolverLayerWarning
@@ -63,19 +62,6 @@ PAPER_EPOCHS = {"SMTLayer": {10: 15, 50: 5, 100: 5}, "SATNet": {10: 100, 50: 100
                 "conventional": {10: 100, 50: 100, 100: 100}}
 GROUPS = ([[r * 9 + c for c in range(9)] for r in range(9)] + [[r * 9 + c for r in range(9)] for c in range(9)]
           + [[(br * 3 + i) * 9 + bc * 3 + j for i in range(3) for j in range(3)] for br in range(3) for bc in range(3)])
-
-
-def _engine_workaround() -> None:
-    """Core issue: ``Engine`` builds all ``2**p`` input vectors at construction although only a
-    tabulated layer (``p + q <= table_bits``) reads them, so a 405-input layer cannot be built.
-    Until it builds them lazily, large ``p`` gets an empty table (never read: not tabulated)."""
-    engine = solverlayers.layers.engine
-    full = engine._bit_rows
-    if getattr(full, "__name__", "") != "_small_bit_rows":
-        def _small_bit_rows(n: int) -> np.ndarray:
-            return full(n) if n <= 24 else np.zeros((0, n), np.uint8)
-
-        engine._bit_rows = _small_bit_rows
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -455,7 +441,6 @@ def main(argv: list[str] | None = None) -> None:
     splits, epochs = cfg["data"]["splits"], cfg["smt"]["smt_epochs"]
     if len(epochs) != len(splits):
         raise SystemExit(f"smt_epochs {epochs} needs one entry per split {splits}")
-    _engine_workaround()
     warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
     torch.set_num_threads(1)
     started = time.perf_counter()
