@@ -6,7 +6,10 @@ Two instance families resembling SMTLayer's B_max queries:
   ``z0..z7`` for the digits' bits and ``y0..y4`` for the sum's), with 13 soft literals of random
   sign and random float weight in (0, 1] per query;
 * ``sudoku``: one-hot 9x9 Sudoku (729 Booleans, pure clauses) with a soft preference per hint
-  cell for a predicted digit (10% of predictions wrong) and a weaker one for a second guess.
+  cell for a predicted digit (10% of predictions wrong) and a weaker one for a second guess;
+* ``bv-sudoku``: visual Sudoku's B_max query: 4-bit cells with Distinct rows, columns and boxes,
+  the blank cells' bits soft with weight 1 (the corrected output), the 36 given cells' bits soft
+  with softmax weights of random logits (magnitudes from 1e-9 to 0.1, half of them wrong).
 
 Each backend loads the hard constraints once and answers every query on that one session.
 Every optimum is checked against Z3's (exact rational costs). Run
@@ -17,6 +20,7 @@ wall) and OLL's throughput as a multiple of Z3 Optimize's (above 1: OLL is faste
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +82,35 @@ def sudoku(queries: int, seed: int, hints: int = 30, noise: float = 0.1) -> Inst
     return hard, soft_sets, [v for g in groups[:81] for v in g]
 
 
+def bv_sudoku(queries: int, seed: int, givens: int = 36) -> Instance:
+    """Bit-vector Sudoku rules and ``queries`` B_max-like soft sets (see the module docstring)."""
+    rng = random.Random(seed)
+    cells = [sl.BitVec(f"s{c}", 4) for c in range(81)]
+    bits = [[sl.Eq(sl.Extract(b, b, s), 1) for b in range(4)] for s in cells]
+    hard = [sl.ULE(sl.BitVecVal(1, 4), s) for s in cells] + [sl.ULE(s, 9) for s in cells]
+    rows = [[9 * r + c for c in range(9)] for r in range(9)]
+    boxes = [[(3 * br + i) * 9 + 3 * bc + j for i in range(3) for j in range(3)] for br in range(3) for bc in range(3)]
+    hard += [sl.Distinct(*(cells[c] for c in g)) for g in rows + [list(col) for col in zip(*rows)] + boxes]
+    soft_sets = []
+    for _ in range(queries):
+        grid = [d + 1 for row in _solved_grid(rng) for d in row]
+        given = set(rng.sample(range(81), givens))
+        logits = {(c, b): rng.gauss(0, 6) for c in given for b in range(4)}
+        top = max(abs(v) for v in logits.values())
+        total = sum(math.exp(abs(v) - top) for v in logits.values())
+        soft = []
+        for c in range(81):
+            for b in range(4):
+                right = bits[c][b] if grid[c] >> b & 1 else sl.Not(bits[c][b])
+                if c not in given:
+                    soft.append(Soft.make(right, 1))
+                else:
+                    v = logits[c, b]
+                    soft.append(Soft.make(right if v > 0 else sl.Not(right), math.exp(abs(v) - top) / total))
+        soft_sets.append(soft)
+    return hard, soft_sets, cells
+
+
 Solve = Callable[[Any, list[Soft], Sequence[sl.Term]], OptimizeResult]
 
 
@@ -122,26 +155,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200, help="MNIST-addition queries (default 200)")
     parser.add_argument("--sudoku", type=int, default=7, help="Sudoku queries (default 7)")
+    parser.add_argument("--bv-sudoku", type=int, default=3, help="bit-vector Sudoku queries (default 3)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--oll", default="cvc5,cvc5:simplify=false",
         help="comma-separated backends to run OLL on, each with ;-separated options after a colon",
     )
+    parser.add_argument(
+        "--native", default="",
+        help="comma-separated backends (with options, as --oll) whose own MaxSMT to time, e.g. "
+        "pysat:stratified=false,pysat:stratified=true",
+    )
     args = parser.parse_args()
     families = {
         "mnist": mnist_addition(args.queries, args.seed),
         "sudoku": sudoku(args.sudoku, args.seed),
+        "bv-sudoku": bv_sudoku(args.bv_sudoku, args.seed),
     }
     for family, instance in families.items():
         z3_cpu, z3_wall, expected = run("z3", {}, instance, native)
-        print(f"{family:6s} {'z3 Optimize':26s} {1 / z3_cpu:8.1f} solves/s CPU ({1 / z3_wall:8.1f} wall)")
-        for entry in args.oll.split(","):
+        print(f"{family:9s} {'z3 Optimize':26s} {1 / z3_cpu:8.1f} solves/s CPU ({1 / z3_wall:8.1f} wall)")
+        runs = [(e, with_oll, "OLL on ") for e in args.oll.split(",") if e]
+        runs += [(e, native, "") for e in args.native.split(",") if e]
+        for entry, solve, how in runs:
             backend, options = _options(entry)
-            cpu, wall, results = run(backend, options, instance, with_oll)
+            cpu, wall, results = run(backend, options, instance, solve)
             for got, want in zip(results, expected):
                 if got.status is not OptStatus.OPTIMAL or got.cost != want.cost:
-                    raise SystemExit(f"OLL on {entry} disagrees with z3: {got} vs {want}")
-            print(f"{family:6s} {'OLL on ' + entry:26s} {1 / cpu:8.1f} solves/s CPU ({1 / wall:8.1f} wall);"
+                    raise SystemExit(f"{how}{entry} disagrees with z3: {got} vs {want}")
+            print(f"{family:9s} {how + entry:26s} {1 / cpu:8.1f} solves/s CPU ({1 / wall:8.1f} wall);"
                   f" {z3_cpu / cpu:.2f}x the solves/s of z3 Optimize")
 
 

@@ -40,7 +40,7 @@ class PysatSession(SolverSession):
         cardinality: Encoding = "totalizer",
         interruptible: str = "minisat22",
         maxsat_oracle: str = "glucose4",
-        stratified: bool = False,
+        stratified: bool = True,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unsupported pysat engine {engine!r}; choose one of: {', '.join(ENGINES)}")
@@ -157,7 +157,9 @@ class PysatSession(SolverSession):
         wcnf.extend([lit] for lit in hard_units)
         for lit, w in weights.items():
             wcnf.append([lit], weight=w)
-        raw, rc2_cost, timed_out = self._run_rc2(wcnf, timeout)
+        # stratification only matters with distinct weights (and RC2Stratified fails on no softs)
+        stratified = self._stratified and len(set(weights.values())) > 1
+        raw, rc2_cost, timed_out = self._run_rc2(wcnf, timeout, stratified)
         if raw is None:
             if timed_out:
                 return OptimizeResult(
@@ -174,9 +176,9 @@ class PysatSession(SolverSession):
             raise BackendError(f"RC2 reported cost {Fraction(rc2_cost, scale) + fixed}, the model costs {cost}")
         return OptimizeResult(OptStatus.OPTIMAL, cost=cost, model=model, lower_bound=cost)
 
-    def _run_rc2(self, wcnf: WCNF, timeout: float | None) -> tuple[list[int] | None, int, bool]:
+    def _run_rc2(self, wcnf: WCNF, timeout: float | None, stratified: bool) -> tuple[list[int] | None, int, bool]:
         """RC2's model (or ``None``), its cost, and whether the timer interrupted it."""
-        rc2: Any = (RC2Stratified if self._stratified else RC2)(wcnf, solver=self._oracle)
+        rc2: Any = (RC2Stratified if stratified else RC2)(wcnf, solver=self._oracle)
         fired = threading.Event()
 
         def stop() -> None:
