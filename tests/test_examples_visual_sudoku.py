@@ -27,7 +27,6 @@ def script() -> ModuleType:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(ROOT / "examples"))
-    module._engine_workaround()
     return module
 
 
