@@ -29,7 +29,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from solverlayers.layers import SATNet, SMTLayer, SolverLayerWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import experiment_args, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 PAPER = {"conventional": (0.542, 3.1), "SMTLayer": (0.861, 28.7), "SATNet": (0.846, 3.0)}  # Table 1
@@ -291,7 +294,7 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     rows = {r["method"]: r for r in results["summary"]}
@@ -313,9 +316,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.set(xlabel="epoch (the solver heads' epochs follow the conventional network's)", ylabel="test accuracy",
            ylim=(0, 1.02))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         results["seeds"][str(seed)] = run_seed(data, test, seed, cfg)
     results["summary"] = summary_rows(results)
     markdown = report(results)
-    save_results(args.out, results, markdown, lambda path: plot(results, path))
+    save_results(args.out, results, markdown, lambda: plot(results))
     print(markdown)
     print(json.dumps([{k: v for k, v in r.items() if k != "curve"} for r in results["summary"]]))
 

@@ -23,7 +23,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,7 +35,10 @@ from solverlayers.datasets import load_digit_images
 from solverlayers.layers import SMTLayer, SolverLayerWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import experiment_args, save_results  # noqa: E402
+from common import digit_accuracy, experiment_args, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 Data = tuple[torch.Tensor, torch.Tensor]  # images (n, 1, h, w), labels (n,)
@@ -144,21 +147,6 @@ def sum_accuracy(model: Adder, test: tuple[torch.Tensor, ...]) -> float:
     return float(((model(x1, x2) > 0).float() == sum_bits(a, b)).all(dim=1).float().mean())
 
 
-def supervised_accuracy(train: Data, test: Data, cfg: dict[str, Any], seed: int) -> float:
-    """Test accuracy of the same encoder trained on single-digit labels."""
-    torch.manual_seed(seed)
-    model = Encoder(10)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    gen = torch.Generator().manual_seed(seed)
-    for _ in tqdm(range(cfg["supervised_epochs"]), desc="supervised single digits", leave=False):
-        for idx in torch.randperm(len(train[1]), generator=gen).split(cfg["batch_size"]):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(train[0][idx]), train[1][idx]).backward()
-            opt.step()
-    with torch.no_grad():
-        return float((model(test[0]).argmax(dim=1) == test[1]).float().mean())
-
-
 def run_split(percent: int, backends: list[str], train: Data, test_pairs: tuple[torch.Tensor, ...],
               cfg: dict[str, Any]) -> dict[str, Any]:
     tc, sc = cfg["train"], cfg["smt"]
@@ -241,7 +229,7 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     splits = [int(p) for p in results["splits"]]
@@ -252,9 +240,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.axhline(results["supervised_accuracy"] ** 2, ls="--", c="gray", label="a^2 (supervised digits)")
     ax.set(xlabel="p: % of digit pairs in training", ylabel="test sum accuracy", ylim=(0, 1.02), xticks=splits)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -275,14 +261,16 @@ def main(argv: list[str] | None = None) -> None:
     cfg = args.cfg
     warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
     torch.set_num_threads(1)
-    seed = cfg["train"]["seed"]
+    tc = cfg["train"]
+    seed = tc["seed"]
     train, test = load_images(cfg["data"], seed)
     test_pairs = make_pairs(test, [(i, j) for i in range(10) for j in range(10)], cfg["data"]["test_pairs"],
                             torch.Generator().manual_seed(seed + 1))
     results: dict[str, Any] = {
         "data": f"MNIST from {cfg['data']['mnist_dir']}" if cfg["data"]["mnist_dir"] else "scikit-learn 8x8 digits",
         "config": cfg, "quick": args.quick, "test_pairs": len(test_pairs[0]),
-        "supervised_accuracy": supervised_accuracy(train, test, cfg["train"], seed), "splits": {},
+        "supervised_accuracy": digit_accuracy(lambda: Encoder(10), train, test, tc["supervised_epochs"],
+                                              tc["batch_size"], tc["lr"], seed), "splits": {},
     }
     backends = cfg["smt"]["backends"]
     for percent in cfg["data"]["splits"]:
@@ -293,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     results["summary"] = summary_rows(results)
     markdown = report(results)
-    save_results(args.out, results, markdown, lambda path: plot(results, path))
+    save_results(args.out, results, markdown, lambda: plot(results))
     print(markdown)
 
 

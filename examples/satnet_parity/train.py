@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -29,6 +29,9 @@ from solverlayers.layers import SATNet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import experiment_args, machine, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 
@@ -138,7 +141,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     lengths = results["config"]["data"]["lengths"]
@@ -153,9 +156,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set(title=f"parity, L={length}", xlabel="epoch", ylabel="accuracy", ylim=(0.4, 1.02))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
                                "machine": machine(), "summary": [summary_row(r, cfg["model"]["backend"]) for r in runs],
                                "runs": runs}
     text = markdown(results)
-    save_results(args.out, results, text, lambda path: plot(results, path))
+    save_results(args.out, results, text, lambda: plot(results))
     print(text)
 
 

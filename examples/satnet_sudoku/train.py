@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ from solverlayers.layers import SATNet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import experiment_args, machine, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 Boards = dict[str, torch.Tensor]  # z (N, 729) inputs, mask (N, 729) bool, y (N, 729) targets, puzzles, solutions
@@ -183,7 +186,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
@@ -202,9 +205,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         "config": cfg, "quick": args.quick, "wall_s": time.perf_counter() - started, "machine": machine(),
         "timing": t, "summary": [summary_row(r, cfg, t["full_protocol_hours_per_variant"]) for r in runs], "runs": runs}
     text = markdown(results)
-    save_results(args.out, results, text, lambda path: plot(results, path))
+    save_results(args.out, results, text, lambda: plot(results))
     print(text)
 
 

@@ -35,7 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -47,7 +47,10 @@ from solverlayers.datasets import LETTERS, load_digit_images, render_glyphs
 from solverlayers.layers import SMTLayer, SolverLayerWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import experiment_args, save_results  # noqa: E402
+from common import digit_accuracy, experiment_args, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 PAPER = {"#1": {"conventional": (0.241, 13.2), "SMTLayer": (0.982, 168.2)},
@@ -242,21 +245,6 @@ def code_accuracy(model: Model, test: Equations) -> float:
     return float((signs == truth).all(dim=-1).float().mean())
 
 
-def supervised_accuracy(train: Data, test: Data, tc: dict[str, Any], seed: int) -> float:
-    """Test accuracy of the #1 encoder trained on single-digit labels."""
-    torch.manual_seed(seed)
-    model = DigitEncoder(10, norm=False)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in tqdm(range(tc["supervised_epochs"]), desc="supervised single digits", leave=False):
-        for idx in torch.randperm(len(train[1]), generator=gen).split(tc["batch_size"]):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(train[0][idx]), train[1][idx]).backward()
-            opt.step()
-    with torch.no_grad():
-        return float((model(test[0]).argmax(dim=1) == test[1]).float().mean())
-
-
 def run_configuration(name: str, pools: SymbolPools, test: Equations, size: int, cfg: dict[str, Any]) -> dict[str, Any]:
     """The conventional network, then pre-training (if any) and the SMTLayer phase."""
     tc, sc, dc = cfg["train"], cfg["smt"], cfg["data"]
@@ -347,7 +335,7 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     names = list(results["configurations"])
@@ -363,9 +351,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.axvline(switch + 0.5, ls="-.", c="k", lw=0.8, label="SMTLayer: F_max -> F_smt forward")
         ax.set(title=f"visual algebra {name}", xlabel="epoch", ylabel="test accuracy of x", ylim=(0, 1.02))
         ax.legend(loc="center right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -373,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = args.cfg
     warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
     torch.set_num_threads(1)
-    dc, seed = cfg["data"], cfg["train"]["seed"]
+    dc, tc = cfg["data"], cfg["train"]
+    seed = tc["seed"]
     unknown = sorted(set(dc["configurations"]) - set(PAPER))
     if unknown:
         raise SystemExit(f"unknown configurations {unknown}; choose from {sorted(PAPER)}")
@@ -385,14 +372,15 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {
         "data": f"MNIST from {dc['mnist_dir']}" if dc["mnist_dir"] else "scikit-learn 8x8 digits, drawn glyphs",
         "config": cfg, "quick": args.quick, "test_equations": len(test_set[1]),
-        "supervised_accuracy": supervised_accuracy(train, test, cfg["train"], seed), "configurations": {},
+        "supervised_accuracy": digit_accuracy(lambda: DigitEncoder(10, norm=False), train, test, tc["supervised_epochs"],
+                                              tc["batch_size"], 2e-3, seed), "configurations": {},
     }
     for name in dc["configurations"]:
         r = results["configurations"][name] = run_configuration(name, train_pools, test_set, size, cfg)
         print(f"{name}: " + json.dumps({k: round(v["accuracy"], 4) for k, v in r.items()}), flush=True)
     results["summary"] = summary_rows(results)
     markdown = report(results)
-    save_results(args.out, results, markdown, lambda path: plot(results, path))
+    save_results(args.out, results, markdown, lambda: plot(results))
     print(markdown)
 
 

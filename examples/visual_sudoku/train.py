@@ -35,7 +35,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ from solverlayers.layers import SATNet, SMTLayer, SolverLayerWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import experiment_args, machine, save_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HERE = Path(__file__).parent
 EXPERIMENT = "visual Sudoku"
@@ -412,7 +415,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(results: dict[str, Any]) -> "Figure":
     import matplotlib.pyplot as plt
 
     fig, (ax, ax_curve) = plt.subplots(1, 2, figsize=(11, 4))
@@ -430,9 +433,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax_curve.plot(range(1, len(s["curve"]) + 1), s["curve"], "o-", label=f"{key}% SMTLayer ({b})")
     ax_curve.set(xlabel="SMTLayer epoch", ylabel="test boards fully correct", ylim=(-0.02, 1.02))
     ax_curve.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -454,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
                    machine=machine())
     results["summary"] = summary(results)
     text = markdown(results)
-    save_results(args.out, results, text, lambda path: plot(results, path))
+    save_results(args.out, results, text, lambda: plot(results))
     print(text)
 
 
