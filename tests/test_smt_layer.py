@@ -259,6 +259,30 @@ def test_table_keeps_only_consistent_inputs_and_agrees_with_maxsmt(gradient):
     assert tab_grad.abs().sum() > 0
 
 
+def test_maxsmt_is_skipped_when_the_corrected_output_forces_the_inputs(monkeypatch):
+    """y = x: a corrected output leaves one input vector, so B_max needs no MaxSMT call; its
+    gradient equals the table's. An infeasible correction (x0 and not x1 required) is reported."""
+    from solverlayers.layers.engine import worker
+
+    x = [sl.Bool(f"x{i}") for i in range(6)]
+    y = [sl.Bool(f"y{i}") for i in range(6)]
+    phi = [sl.Eq(a, b) for a, b in zip(x, y)] + [sl.Implies(x[0], x[1])]
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(16, 6, generator=gen, dtype=torch.float64)
+    grad_y = torch.randn(16, 6, generator=gen, dtype=torch.float64)
+    grads, codes = [], []
+    for table_bits in (16, 0):
+        lay = SMTLayer(phi, x, y, gradient="b_max", table_bits=table_bits, executor="serial")
+        if not table_bits:
+            monkeypatch.setattr(worker(lay.spec).solver, "optimize", lambda *a, **k: pytest.fail("MaxSMT called"))
+        zz = z.clone().requires_grad_()
+        lay(zz).backward(grad_y)
+        grads.append(zz.grad)
+        codes.append(lay.last_backward_status.tolist())
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)
+    assert codes[0] == codes[1] and LayerStatus.INFEASIBLE in codes[0] and LayerStatus.CORRECTED in codes[0]
+
+
 def test_hand_worked_example():
     """a = 1, b = 1 (sum 2); the loss raises y0, asking for sum 3 = (0, 3), (1, 2) or (2, 1)."""
     z = torch.tensor([[2.0, -1.0, 3.0, -0.5]], dtype=torch.float64)

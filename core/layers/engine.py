@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..evaluate import evaluate
 from ..problem import Soft
 from ..results import OptStatus, Status
 from ..solver import Solver
@@ -216,6 +217,9 @@ class _Worker:
                     soft.append(Soft.make(lit[b], Fraction(w)))
                 elif lits is self.y:
                     hard.append(lit[b])
+        forced = self.forced(hard, [s.term for s in soft])
+        if forced is not None:
+            return forced
         r = self.solver.optimize(soft, hard, timeout=self.spec.timeout)
         if r.status is OptStatus.UNSAT:
             return [LayerStatus.INFEASIBLE] + [0] * (p + q)
@@ -223,6 +227,27 @@ class _Worker:
             return [LayerStatus.UNKNOWN] + [0] * (p + q)
         values = [int(bool(r.model[v])) for v in (*self.spec.inputs, *self.spec.outputs)]
         return [LayerStatus.SAT] + values
+
+    def forced(self, hard: list[Term], soft: list[Term]) -> list[int] | None:
+        """``max``'s answer without MaxSMT when ``hard`` is infeasible or leaves every soft
+        literal one value (two SAT calls: a model, then "no model differs on the soft
+        literals"); ``None`` when MaxSMT must decide. Visual Sudoku's B_max is such a query:
+        the corrected solution fixes every given cell."""
+        variables = (*self.spec.inputs, *self.spec.outputs)
+        r = self.solver.check(hard, timeout=self.spec.timeout, model_vars=variables)
+        if r.status is Status.UNSAT:
+            return [LayerStatus.INFEASIBLE] + [0] * len(variables)
+        if r.status is not Status.SAT:
+            return None
+        values = [bool(r.model[v]) for v in variables]
+        guard = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
+        try:
+            self.solver.add(Or(Not(guard), *(Not(t) if evaluate(t, r.model) else t for t in soft)))
+            if self.check(hard + [guard]).status is not Status.UNSAT:
+                return None
+        finally:
+            self.solver.add(Not(guard))
+        return [LayerStatus.SAT] + [int(b) for b in values]
 
     def column(self, row: np.ndarray) -> list[int]:
         """Which input vectors (index ``sum z_i 2**i``) are consistent with output ``row``: all
@@ -263,6 +288,20 @@ def run_queries(spec: LayerSpec, kind: str, rows: np.ndarray) -> np.ndarray:
 
 
 # -- the main side: memo, dedupe, dispatch --------------------------------------------------------
+
+def _dedupe(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows (first occurrences, in order) and each row's index among them; hashes
+    row bytes (``np.unique(axis=0)`` is slow on wide rows such as weighted queries)."""
+    seen: dict[bytes, int] = {}
+    firsts: list[int] = []
+    inverse = np.empty(len(rows), np.int64)
+    for i, row in enumerate(rows):
+        j = seen.setdefault(row.tobytes(), len(firsts))
+        if j == len(firsts):
+            firsts.append(i)
+        inverse[i] = j
+    return rows[firsts], inverse
+
 
 def _bits_of(index: np.ndarray, n: int) -> np.ndarray:
     """The ``n`` bits of each index (least significant first), one row each."""
@@ -377,7 +416,7 @@ class Engine:
         miss = np.flatnonzero(~hit)
         self.stats.cache_hits += len(rows) - len(miss)
         if len(miss):
-            unique, inverse = np.unique(rows[miss], axis=0, return_inverse=True)
+            unique, inverse = _dedupe(rows[miss])
             solved = self._solve(kind, unique)
             self.stats.solved += len(unique)
             memo.put(unique, solved)
