@@ -152,11 +152,12 @@ class PysatSession(SolverSession):
                 weights[lit] = weights.get(lit, 0) + int(s.weight * scale)
         if timeout is not None and timeout <= 0:
             return OptimizeResult(OptStatus.UNKNOWN, reason="timeout", lower_bound=fixed)
-        wcnf = WCNF()
-        wcnf.extend(builder.clauses)
-        wcnf.extend([lit] for lit in hard_units)
-        for lit, w in weights.items():
-            wcnf.append([lit], weight=w)
+        wcnf = WCNF()  # filled directly: WCNF.append would copy and scan every hard clause per call
+        wcnf.hard = builder.clauses + [[lit] for lit in hard_units]
+        wcnf.soft = [[lit] for lit in weights]
+        wcnf.wght = list(weights.values())
+        wcnf.nv = builder.top
+        wcnf.topw = sum(wcnf.wght) + 1
         # stratification only matters with distinct weights (and RC2Stratified fails on no softs)
         stratified = self._stratified and len(set(weights.values())) > 1
         raw, rc2_cost, timed_out = self._run_rc2(wcnf, timeout, stratified)
