@@ -188,7 +188,9 @@ class SMTLayer(nn.Module):
         timeout: seconds per solver call; a call that runs out gives status UNKNOWN.
         cache_size: entries per memo when the key space is too big for a dense table.
         table_bits: tabulate ``phi`` on ``(z, y)`` when ``p + q <= table_bits`` (weighted queries
-            become vectorised argmaxes); 0 solves every weighted query with MaxSMT.
+            become vectorised argmaxes over the consistent pairs, found once by ``2**q`` model
+            enumerations: raise it for formulas with few models, such as the liar's puzzle's 24
+            bits); 0 solves every weighted query with MaxSMT.
         registry: where the backend and the gradient strategy are looked up (default: the
             process-wide registry, which an unpickled layer always uses).
     """
