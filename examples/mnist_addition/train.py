@@ -126,9 +126,13 @@ def smt_head(backend: str, forward: str, cfg: dict[str, Any]) -> SMTLayer:
 # -- training -------------------------------------------------------------------------------------
 
 def train_epochs(model: Adder, params: Any, batches: Any, epochs: int, lr: float, clip: float,
-                 label: str) -> list[float]:
-    """Adam on BCE-with-logits against the sum bits; the wall time of each epoch."""
-    opt = torch.optim.Adam(params, lr=lr)
+                 label: str, one_cycle: bool = False) -> list[float]:
+    """Adam on BCE-with-logits against the sum bits (``one_cycle``: SGD with a one-cycle
+    schedule peaking at ``lr``, the paper's optimizer); the wall time of each epoch."""
+    params = list(params)
+    opt = torch.optim.SGD(params, lr=lr) if one_cycle else torch.optim.Adam(params, lr=lr)
+    steps = [len(batches(epoch)) for epoch in range(epochs)] if one_cycle else []
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=sum(steps)) if one_cycle else None
     times = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -137,8 +141,19 @@ def train_epochs(model: Adder, params: Any, batches: Any, epochs: int, lr: float
             nn.functional.binary_cross_entropy_with_logits(model(x1, x2), target).backward()
             nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
+            if schedule is not None:
+                schedule.step()
         times.append(time.perf_counter() - start)
     return times
+
+
+@torch.no_grad()
+def digit_codes(encoder: Encoder, data: Data) -> tuple[float, list[int]]:
+    """Share of images whose 4 logit signs are exactly their digit's binary code, and each
+    digit's most frequent code (where SMTLayer training settles)."""
+    images, labels = data
+    codes = ((encoder(images) > 0).long() << torch.arange(4)).sum(dim=1)
+    return float((codes == labels).float().mean()), [int(codes[labels == d].mode().values) for d in range(10)]
 
 
 @torch.no_grad()
@@ -147,7 +162,7 @@ def sum_accuracy(model: Adder, test: tuple[torch.Tensor, ...]) -> float:
     return float(((model(x1, x2) > 0).float() == sum_bits(a, b)).all(dim=1).float().mean())
 
 
-def run_split(percent: int, backends: list[str], train: Data, test_pairs: tuple[torch.Tensor, ...],
+def run_split(percent: int, backends: list[str], train: Data, test: Data, test_pairs: tuple[torch.Tensor, ...],
               cfg: dict[str, Any]) -> dict[str, Any]:
     tc, sc = cfg["train"], cfg["smt"]
     pairs = allowed_pairs(percent, tc["seed"])
@@ -168,19 +183,24 @@ def run_split(percent: int, backends: list[str], train: Data, test_pairs: tuple[
     }
     torch.manual_seed(tc["seed"])
     pretrained = Adder(dense_head())
-    train_epochs(pretrained, pretrained.parameters(), batches, tc["pretrain_epochs"], tc["lr"], tc["clip"],
-                 f"p={percent}% pre-training")
+    paper = tc["optimizer"] == "sgd-one-cycle"
+    train_epochs(pretrained, pretrained.parameters(), batches, tc["pretrain_epochs"],
+                 tc["sgd_lr"] if paper else tc["lr"], tc["sgd_clip"] if paper else tc["clip"],
+                 f"p={percent}% pre-training", one_cycle=paper)
     result["pretrained_accuracy"] = sum_accuracy(pretrained, test_pairs)
     encoders = {}
     for backend in backends:
         model = Adder(smt_head(backend, sc["train_forward"], sc))
         model.encoder.load_state_dict(pretrained.encoder.state_dict())
-        times = train_epochs(model, model.encoder.parameters(), batches, tc["smt_epochs"], tc["smt_lr"], tc["clip"],
-                             f"p={percent}% SMTLayer {backend}")
+        times = train_epochs(model, model.encoder.parameters(), batches, tc["smt_epochs"],
+                             tc["sgd_lr"] if paper else tc["smt_lr"], tc["sgd_clip"] if paper else tc["clip"],
+                             f"p={percent}% SMTLayer {backend}", one_cycle=paper)
         stats = model.head.stats.as_dict()
         model.head = smt_head(backend, sc["test_forward"], sc)
+        code_accuracy, codes = digit_codes(model.encoder, test)
         result["smt"][backend] = {
             "accuracy": sum_accuracy(model, test_pairs), "epoch_s": times, "stats": stats,
+            "code_accuracy": code_accuracy, "codes": codes,
             "epoch_ratio_all": float(np.mean(times)) / result["conventional_epoch_s"],
             "epoch_ratio_warm": float(np.mean(times[1:] or times)) / result["conventional_epoch_s"],
         }
@@ -205,6 +225,14 @@ def identical_forwards(encoders: dict[str, Encoder], test: tuple[torch.Tensor, .
 
 # -- reporting ------------------------------------------------------------------------------------
 
+def codes_cell(s: dict[str, Any]) -> str:
+    """``0.97 (3 -> 5)``: the exact-code share, then each digit whose usual code is another digit's."""
+    if "codes" not in s:
+        return "n/a"
+    wrong = [f"{d} -> {c}" for d, c in enumerate(s["codes"]) if c != d]
+    return f"{s['code_accuracy']:.2f}" + (f" ({', '.join(wrong)})" if wrong else "")
+
+
 def report(results: dict[str, Any]) -> str:
     a2 = results["supervised_accuracy"] ** 2
     lines = [
@@ -213,15 +241,15 @@ def report(results: dict[str, Any]) -> str:
         f"Gradient {results['config']['smt']['gradient']}, F_{results['config']['smt']['train_forward']} in "
         f"training, F_{results['config']['smt']['test_forward']} at test. Sum accuracy on {results['test_pairs']} "
         "test pairs over all 100 digit pairs; epoch times in seconds.", "",
-        "| p | conventional | pre-trained | backend | SMTLayer | within 3 pts of a^2 | conv. epoch | SMT epoch "
-        "(first / rest) | ratio (all / warm) | identical across backends |",
-        "|---:|---:|---:|---|---:|---|---:|---:|---:|---|",
+        "| p | conventional | pre-trained | backend | SMTLayer | within 3 pts of a^2 | exact digit codes (wrong ones) "
+        "| conv. epoch | SMT epoch (first / rest) | ratio (all / warm) | identical across backends |",
+        "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---|",
     ]
     for percent, r in results["splits"].items():
         for backend, s in r["smt"].items():
             lines.append(
                 f"| {percent}% | {r['conventional_accuracy']:.4f} | {r['pretrained_accuracy']:.4f} | {backend} | "
-                f"{s['accuracy']:.4f} | {'yes' if s['accuracy'] >= a2 - 0.03 else 'no'} | "
+                f"{s['accuracy']:.4f} | {'yes' if s['accuracy'] >= a2 - 0.03 else 'no'} | {codes_cell(s)} | "
                 f"{r['conventional_epoch_s']:.2f} | {s['epoch_s'][0]:.2f} / {np.mean(s['epoch_s'][1:] or s['epoch_s']):.2f} | "
                 f"{s['epoch_ratio_all']:.2f} / {s['epoch_ratio_warm']:.2f} | "
                 f"{'yes' if r['identical_forward_across_backends'] else 'NO'} |"
@@ -275,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     backends = cfg["smt"]["backends"]
     for percent in cfg["data"]["splits"]:
         chosen = backends if percent in cfg["smt"]["splits_all_backends"] else backends[:1]
-        results["splits"][str(percent)] = run_split(percent, chosen, train, test_pairs, cfg)
+        results["splits"][str(percent)] = run_split(percent, chosen, train, test, test_pairs, cfg)
         print(f"p={percent}%: " + json.dumps({k: v for k, v in results["splits"][str(percent)].items() if k != "smt"})
               + " " + json.dumps({b: round(s["accuracy"], 4) for b, s in results["splits"][str(percent)]["smt"].items()}),
               flush=True)
