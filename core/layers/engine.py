@@ -36,7 +36,8 @@ import os
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from fractions import Fraction
@@ -139,8 +140,18 @@ class _Worker:
         self.y = [(Not(v), v) for v in spec.outputs]
         self.guards = itertools.count()
 
-    def check(self, lits: list[Term], model: bool = False) -> Any:
-        return self.solver.check(lits, timeout=self.spec.timeout, model_vars=self.spec.outputs if model else ())
+    def check(self, lits: list[Term], model_vars: Sequence[Term] = ()) -> Any:
+        return self.solver.check(lits, timeout=self.spec.timeout, model_vars=model_vars)
+
+    @contextmanager
+    def guard(self) -> Iterator[Term]:
+        """A fresh literal to guard clauses added inside the block (``Or(Not(g), ...)``); asserted
+        false on exit, which retires them."""
+        g = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
+        try:
+            yield g
+        finally:
+            self.solver.add(Not(g))
 
     def given(self, tern: np.ndarray) -> list[Term]:
         return [self.z[i][b] for i, b in enumerate(tern.tolist()) if b < 2]
@@ -148,7 +159,7 @@ class _Worker:
     def smt(self, row: np.ndarray) -> list[int]:
         """Lexicographically least output consistent with the given inputs (greedy, model-guided)."""
         assumed = self.given(row)
-        r = self.check(assumed, model=True)
+        r = self.check(assumed, self.spec.outputs)
         if r.status is not Status.SAT:
             return [_CODE[r.status]] + [0] * self.spec.q
         y = [bool(r.model[v]) for v in self.spec.outputs]
@@ -156,7 +167,7 @@ class _Worker:
             return [LayerStatus.SAT] + [int(b) for b in y]
         for j in range(self.spec.q):
             if y[j]:  # the current model satisfies assumed + y[:j]; can y_j be false too?
-                r = self.check(assumed + [self.y[j][0]], model=True)
+                r = self.check(assumed + [self.y[j][0]], self.spec.outputs)
                 if r.status is Status.UNKNOWN:
                     return [LayerStatus.UNKNOWN] + [0] * self.spec.q
                 if r.status is Status.SAT:
@@ -167,12 +178,9 @@ class _Worker:
     def unique(self, assumed: list[Term], y: list[bool]) -> bool:
         """Whether ``y`` is the only output consistent with ``assumed`` (False when unknown):
         functional formulas answer F_smt in two calls, whatever ``q``."""
-        guard = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
-        try:
-            self.solver.add(Or(Not(guard), *(self.y[j][not b] for j, b in enumerate(y))))
-            return self.check(assumed + [guard]).status is Status.UNSAT
-        finally:
-            self.solver.add(Not(guard))
+        with self.guard() as g:
+            self.solver.add(Or(Not(g), *(self.y[j][not b] for j, b in enumerate(y))))
+            return self.check(assumed + [g]).status is Status.UNSAT
 
     def core(self, row: np.ndarray) -> list[int]:
         """A minimal core of the given input literals against phi and the corrected output."""
@@ -217,7 +225,7 @@ class _Worker:
                     soft.append(Soft.make(lit[b], Fraction(w)))
                 elif lits is self.y:
                     hard.append(lit[b])
-        forced = self.forced(hard, [s.term for s in soft])
+        forced = self.forced(hard, [s.term for s in soft]) if hard else None  # free outputs: rarely forced
         if forced is not None:
             return forced
         r = self.solver.optimize(soft, hard, timeout=self.spec.timeout)
@@ -234,39 +242,32 @@ class _Worker:
         literals"); ``None`` when MaxSMT must decide. Visual Sudoku's B_max is such a query:
         the corrected solution fixes every given cell."""
         variables = (*self.spec.inputs, *self.spec.outputs)
-        r = self.solver.check(hard, timeout=self.spec.timeout, model_vars=variables)
+        r = self.check(hard, variables)
         if r.status is Status.UNSAT:
             return [LayerStatus.INFEASIBLE] + [0] * len(variables)
         if r.status is not Status.SAT:
             return None
-        values = [bool(r.model[v]) for v in variables]
-        guard = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
-        try:
-            self.solver.add(Or(Not(guard), *(Not(t) if evaluate(t, r.model) else t for t in soft)))
-            if self.check(hard + [guard]).status is not Status.UNSAT:
+        with self.guard() as g:
+            self.solver.add(Or(Not(g), *(Not(t) if evaluate(t, r.model) else t for t in soft)))
+            if self.check(hard + [g]).status is not Status.UNSAT:
                 return None
-        finally:
-            self.solver.add(Not(guard))
-        return [LayerStatus.SAT] + [int(b) for b in values]
+        return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in variables]
 
     def column(self, row: np.ndarray) -> list[int]:
         """Which input vectors (index ``sum z_i 2**i``) are consistent with output ``row``: all
         models enumerated under blocking clauses guarded by a fresh literal, retired at the end."""
-        guard = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
-        fixed = [guard] + [self.y[j][b] for j, b in enumerate(row.tolist())]
         out = [LayerStatus.SAT] + [0] * (1 << self.spec.p)
-        try:
+        with self.guard() as g:
+            fixed = [g] + [self.y[j][b] for j, b in enumerate(row.tolist())]
             while True:
-                r = self.solver.check(fixed, timeout=self.spec.timeout, model_vars=self.spec.inputs)
+                r = self.check(fixed, self.spec.inputs)
                 if r.status is Status.UNSAT:
                     return out
                 if r.status is Status.UNKNOWN:
                     return [LayerStatus.UNKNOWN] + [0] * (1 << self.spec.p)
                 bits = [int(bool(r.model[v])) for v in self.spec.inputs]
                 out[1 + sum(b << i for i, b in enumerate(bits))] = 1
-                self.solver.add(Or(Not(guard), *(self.z[i][1 - b] for i, b in enumerate(bits))))
-        finally:
-            self.solver.add(Not(guard))
+                self.solver.add(Or(Not(g), *(self.z[i][1 - b] for i, b in enumerate(bits))))
 
 
 _workers: dict[LayerSpec, _Worker] = {}
