@@ -67,6 +67,22 @@ def experiment_args(doc: str, here: Path, argv: Sequence[str] | None = None) -> 
     return args
 
 
+def solver_experiment_args(doc: str, here: Path, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """:func:`experiment_args`, plus what every solver-layer experiment sets: one torch thread
+    (the models are small; more threads only contend for the cores) and ``SolverLayerWarning``
+    silenced (UNSAT forwards are expected early in training; the layer counts them in its stats)."""
+    import warnings
+
+    import torch
+
+    from solverlayers.layers import SolverLayerWarning
+
+    args = experiment_args(doc, here, argv)
+    warnings.simplefilter("ignore", SolverLayerWarning)
+    torch.set_num_threads(1)
+    return args
+
+
 def machine() -> str:
     """The hardware the timings come from, in words."""
     import os

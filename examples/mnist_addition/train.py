@@ -21,7 +21,6 @@ import json
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +31,10 @@ from tqdm import tqdm
 
 import solverlayers as sl
 from solverlayers.datasets import load_digit_images
-from solverlayers.layers import SMTLayer, SolverLayerWarning
+from solverlayers.layers import SMTLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import digit_accuracy, experiment_args, save_results  # noqa: E402
+from common import digit_accuracy, save_results, solver_experiment_args  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -131,8 +130,8 @@ def train_epochs(model: Adder, params: Any, batches: Any, epochs: int, lr: float
     schedule peaking at ``lr``, the paper's optimizer); the wall time of each epoch."""
     params = list(params)
     opt = torch.optim.SGD(params, lr=lr) if one_cycle else torch.optim.Adam(params, lr=lr)
-    steps = [len(batches(epoch)) for epoch in range(epochs)] if one_cycle else []
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=sum(steps)) if one_cycle else None
+    steps = epochs * len(batches(0)) if one_cycle else 0  # every epoch draws as many pairs
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps) if one_cycle else None
     times = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -285,10 +284,8 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = experiment_args(__doc__, HERE, argv)
+    args = solver_experiment_args(__doc__, HERE, argv)
     cfg = args.cfg
-    warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
-    torch.set_num_threads(1)
     tc = cfg["train"]
     seed = tc["seed"]
     train, test = load_images(cfg["data"], seed)

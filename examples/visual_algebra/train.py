@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,10 +43,10 @@ from tqdm import tqdm
 
 import solverlayers as sl
 from solverlayers.datasets import LETTERS, load_digit_images, render_glyphs
-from solverlayers.layers import SMTLayer, SolverLayerWarning
+from solverlayers.layers import SMTLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import digit_accuracy, experiment_args, save_results  # noqa: E402
+from common import digit_accuracy, save_results, solver_experiment_args  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -355,10 +354,8 @@ def plot(results: dict[str, Any]) -> "Figure":
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = experiment_args(__doc__, HERE, argv)
+    args = solver_experiment_args(__doc__, HERE, argv)
     cfg = args.cfg
-    warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
-    torch.set_num_threads(1)
     dc, tc = cfg["data"], cfg["train"]
     seed = tc["seed"]
     unknown = sorted(set(dc["configurations"]) - set(PAPER))

@@ -32,7 +32,6 @@ import copy
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,10 +45,10 @@ from tqdm import tqdm
 import solverlayers as sl
 from solverlayers.datasets import load_digit_images
 from solverlayers.datasets.sudoku import load_sudoku, one_hot
-from solverlayers.layers import SATNet, SMTLayer, SolverLayerWarning
+from solverlayers.layers import SATNet, SMTLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import experiment_args, machine, save_results  # noqa: E402
+from common import machine, save_results, solver_experiment_args  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -437,13 +436,11 @@ def plot(results: dict[str, Any]) -> "Figure":
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = experiment_args(__doc__, HERE, argv)
+    args = solver_experiment_args(__doc__, HERE, argv)
     cfg = args.cfg
     splits, epochs = cfg["data"]["splits"], cfg["smt"]["smt_epochs"]
     if len(epochs) != len(splits):
         raise SystemExit(f"smt_epochs {epochs} needs one entry per split {splits}")
-    warnings.simplefilter("ignore", SolverLayerWarning)  # UNSAT forwards are expected early on; counted in stats
-    torch.set_num_threads(1)
     started = time.perf_counter()
     results: dict[str, Any] = {
         "config": cfg, "quick": args.quick, "load_start": os.getloadavg()[0],
