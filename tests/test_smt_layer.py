@@ -405,6 +405,23 @@ def test_functional_outputs_take_two_solver_calls(backend, monkeypatch):
     assert len(calls) == 2  # the model, then "no other output": not one call per true bit
 
 
+def test_session_is_recompiled_after_retired_clauses_and_answers_stay(monkeypatch):
+    """Each uniqueness check leaves a retired blocking clause; past RETIRED_LIMIT the worker
+    compiles a fresh session, and the answers are the same before and after."""
+    from solverlayers.layers import engine
+    from solverlayers.layers.engine import LayerSpec, run_queries, worker
+
+    monkeypatch.setattr(engine, "RETIRED_LIMIT", 3)
+    x = [sl.Bool(f"rx{i}") for i in range(4)]
+    spec = LayerSpec((), tuple(x), tuple(x), "pysat")
+    rows = np.array([[(k >> i) & 1 for i in range(4)] for k in range(16)], np.uint8)
+    first = worker(spec).solver
+    answers = run_queries(spec, "smt", rows)
+    assert worker(spec).solver is not first and worker(spec).retired < 3
+    assert answers.tolist() == [[0, *row] for row in rows.tolist()]
+    assert run_queries(spec, "smt", rows).tolist() == answers.tolist()
+
+
 def test_per_example_masks_equal_unbatched():
     lay = layer(gradient="b_max", forward_mode="max")
     z, mask = batch(48, seed=13)

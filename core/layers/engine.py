@@ -36,7 +36,7 @@ import os
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
@@ -125,6 +125,7 @@ class LayerStats:
 # -- the worker side: one compiled session per (process, spec) ------------------------------------
 
 RESERVED_PREFIX = "__sl_smtlayer_"  # names of the engine's own variables
+RETIRED_LIMIT = 256  # retired blocking clauses a session carries before it is compiled afresh
 _CODE = {Status.SAT: LayerStatus.SAT, Status.UNSAT: LayerStatus.UNSAT, Status.UNKNOWN: LayerStatus.UNKNOWN}
 
 
@@ -134,24 +135,38 @@ class _Worker:
     def __init__(self, spec: LayerSpec) -> None:
         self.pid = os.getpid()
         self.spec = spec
-        # os.devnull: the spec's options are already resolved; no config file may add to them here
-        self.solver = Solver(spec.formula, spec.backend, config_file=os.devnull, **dict(spec.options))
         self.z = [(Not(v), v) for v in spec.inputs]  # literal of value b: self.z[i][b]
         self.y = [(Not(v), v) for v in spec.outputs]
         self.guards = itertools.count()
+        self._compile()
+
+    def _compile(self) -> None:
+        # os.devnull: the spec's options are already resolved; no config file may add to them here
+        self.solver = Solver(self.spec.formula, self.spec.backend, config_file=os.devnull, **dict(self.spec.options))
+        self.retired = 0  # blocking clauses added under guards since then
 
     def check(self, lits: list[Term], model_vars: Sequence[Term] = ()) -> Any:
         return self.solver.check(lits, timeout=self.spec.timeout, model_vars=model_vars)
 
     @contextmanager
     def guard(self) -> Iterator[Term]:
-        """A fresh literal to guard clauses added inside the block (``Or(Not(g), ...)``); asserted
-        false on exit, which retires them."""
+        """A fresh literal ``g`` for :meth:`block` clauses inside the block; asserted false on exit,
+        which retires them. Retired clauses stay in the session and slow it (z3 and RC2's rebuilt
+        oracle most), so after ``RETIRED_LIMIT`` of them the formula is compiled afresh: answers
+        never depend on a session's history."""
         g = Bool(f"{RESERVED_PREFIX}{next(self.guards)}")
         try:
             yield g
         finally:
             self.solver.add(Not(g))
+            if self.retired >= RETIRED_LIMIT:
+                self.solver.close()
+                self._compile()
+
+    def block(self, g: Term, lits: Iterable[Term]) -> None:
+        """Assert ``Or(Not(g), *lits)``: under guard ``g``, one of ``lits`` holds."""
+        self.solver.add(Or(Not(g), *lits))
+        self.retired += 1
 
     def given(self, tern: np.ndarray) -> list[Term]:
         return [self.z[i][b] for i, b in enumerate(tern.tolist()) if b < 2]
@@ -179,7 +194,7 @@ class _Worker:
         """Whether ``y`` is the only output consistent with ``assumed`` (False when unknown):
         functional formulas answer F_smt in two calls, whatever ``q``."""
         with self.guard() as g:
-            self.solver.add(Or(Not(g), *(self.y[j][not b] for j, b in enumerate(y))))
+            self.block(g, (self.y[j][not b] for j, b in enumerate(y)))
             return self.check(assumed + [g]).status is Status.UNSAT
 
     def core(self, row: np.ndarray) -> list[int]:
@@ -248,7 +263,7 @@ class _Worker:
         if r.status is not Status.SAT:
             return None
         with self.guard() as g:
-            self.solver.add(Or(Not(g), *(Not(t) if evaluate(t, r.model) else t for t in soft)))
+            self.block(g, (Not(t) if evaluate(t, r.model) else t for t in soft))
             if self.check(hard + [g]).status is not Status.UNSAT:
                 return None
         return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in variables]
@@ -267,7 +282,7 @@ class _Worker:
                     return [LayerStatus.UNKNOWN] + [0] * (1 << self.spec.p)
                 bits = [int(bool(r.model[v])) for v in self.spec.inputs]
                 out[1 + sum(b << i for i, b in enumerate(bits))] = 1
-                self.solver.add(Or(Not(g), *(self.z[i][1 - b] for i, b in enumerate(bits))))
+                self.block(g, (self.z[i][1 - b] for i, b in enumerate(bits)))
 
 
 _workers: dict[LayerSpec, _Worker] = {}
