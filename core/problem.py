@@ -10,7 +10,7 @@ from typing import Any
 from .capabilities import Theory, theories_of
 from .evaluate import evaluate_many
 from .smtlib import decimal_text, declarations, term_to_smtlib
-from .terms import Term, exact_fraction, postorder
+from .terms import Term, clause_variables, exact_fraction, postorder
 
 __all__ = ["Soft", "Problem", "validate_weight", "check_constraint"]
 
@@ -72,9 +72,16 @@ class Problem:
 
     # -- building ---------------------------------------------------------------------------
     def _register(self, *terms: Term) -> None:
-        for v in postorder(terms):
-            if v.op != "var":
-                continue
+        deep: list[Term] = []
+        found: list[Term] = []
+        for t in terms:  # literals and clauses of them (blocking clauses) need no traversal
+            flat = clause_variables(t)
+            if flat is None:
+                deep.append(t)
+            else:
+                found += flat
+        found += (v for v in postorder(deep) if v.op == "var")  # one traversal: shared subterms once
+        for v in found:
             known = self._sorts.setdefault(v.value, v)
             if known.sort != v.sort:
                 raise TypeError(
@@ -85,7 +92,7 @@ class Problem:
         """Add hard constraints; returns the problem for chaining."""
         for c in constraints:
             check_constraint(c)
-        self._register(*constraints)  # one traversal: shared subterms are visited once
+        self._register(*constraints)
         self._hard.extend(constraints)
         return self
 

@@ -19,7 +19,7 @@ from .interfaces import BackendError, CapabilityError, SolverSession
 from .problem import Problem, Soft, check_constraint
 from .registry import Registry, default_registry
 from .results import CheckResult, OptimizeResult, Status
-from .terms import Term
+from .terms import Term, clause_variables
 
 __all__ = ["Solver", "solve", "maxsmt"]
 
@@ -30,10 +30,6 @@ def _check_timeout(timeout: float | None) -> float | None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     return float(timeout)
-
-
-def _is_literal(t: Term) -> bool:
-    return t.op == "var" or (t.op == "not" and t.args[0].op == "var")
 
 
 class Solver:
@@ -83,7 +79,7 @@ class Solver:
         supported = self.spec.capabilities.theories
         if len(supported) == len(Theory):
             return
-        rest = [t for t in terms if not _is_literal(t)]  # literals are Boolean: skip the walk
+        rest = [t for t in terms if clause_variables(t) is None]  # clauses are Boolean: no walk
         missing = theories_of(rest) - supported if rest else None
         if missing:
             self._registry.select(self.backend, Requirements(theories=frozenset(missing)))

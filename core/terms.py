@@ -23,7 +23,7 @@ __all__ = [
     "AtMost", "AtLeast", "Exactly", "PbLe", "PbGe", "PbEq", "Sum", "ToReal",
     "ULT", "ULE", "UGT", "UGE", "SLT", "SLE", "SGT", "SGE", "UDiv", "URem", "SDiv", "SRem",
     "Shl", "LShr", "AShr", "Concat", "Extract", "ZeroExt", "SignExt",
-    "postorder", "variables", "as_term",
+    "postorder", "variables", "clause_variables", "as_term",
 ]
 
 
@@ -625,6 +625,24 @@ def postorder(roots: Iterable[Term]) -> Iterator[Term]:
                 continue
             stack.append((node, True))
             stack.extend((a, False) for a in reversed(node.args) if a not in seen)
+
+
+def clause_variables(t: Term) -> list[Term] | None:
+    """The variables of a Boolean literal, or of an ``And`` / ``Or`` of literals (a blocking
+    clause, say), found without a traversal; ``None`` for any other term."""
+    if t.op == "var" and t.sort.is_bool:
+        return [t]
+    if t.op == "not" and t.args[0].op == "var":
+        return [t.args[0]]
+    if t.op not in ("and", "or"):
+        return None
+    out = []
+    for a in t.args:
+        v = a.args[0] if a.op == "not" else a
+        if v.op != "var":
+            return None
+        out.append(v)
+    return out
 
 
 def variables(roots: Iterable[Term] | Term) -> list[Term]:

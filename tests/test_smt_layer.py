@@ -262,8 +262,6 @@ def test_table_keeps_only_consistent_inputs_and_agrees_with_maxsmt(gradient):
 def test_maxsmt_is_skipped_when_the_corrected_output_forces_the_inputs(monkeypatch):
     """y = x: a corrected output leaves one input vector, so B_max needs no MaxSMT call; its
     gradient equals the table's. An infeasible correction (x0 and not x1 required) is reported."""
-    from solverlayers.layers.engine import worker
-
     x = [sl.Bool(f"x{i}") for i in range(6)]
     y = [sl.Bool(f"y{i}") for i in range(6)]
     phi = [sl.Eq(a, b) for a, b in zip(x, y)] + [sl.Implies(x[0], x[1])]
@@ -273,14 +271,48 @@ def test_maxsmt_is_skipped_when_the_corrected_output_forces_the_inputs(monkeypat
     grads, codes = [], []
     for table_bits in (16, 0):
         lay = SMTLayer(phi, x, y, gradient="b_max", table_bits=table_bits, executor="serial")
-        if not table_bits:
-            monkeypatch.setattr(worker(lay.spec).solver, "optimize", lambda *a, **k: pytest.fail("MaxSMT called"))
+        calls = count_maxsmt(monkeypatch)
         zz = z.clone().requires_grad_()
         lay(zz).backward(grad_y)
         grads.append(zz.grad)
         codes.append(lay.last_backward_status.tolist())
+    assert not calls
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)
     assert codes[0] == codes[1] and LayerStatus.INFEASIBLE in codes[0] and LayerStatus.CORRECTED in codes[0]
+
+
+def count_maxsmt(monkeypatch) -> list[int]:
+    """The list that each MaxSMT call of a solver in this process appends to (the class is
+    patched: a worker may compile a fresh session mid-batch)."""
+    calls: list[int] = []
+    optimize = sl.Solver.optimize
+    monkeypatch.setattr(sl.Solver, "optimize", lambda *a, **k: calls.append(1) or optimize(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_few_corrected_assignments_are_enumerated_and_agree_with_maxsmt(monkeypatch, backend):
+    """A corrected sum leaves at most 3 digit pairs here: B_max enumerates them instead of calling
+    MaxSMT, and its gradient equals the table's (exact argmax) and, with ENUMERATION_LIMIT = 1,
+    the MaxSMT path's."""
+    from solverlayers.layers import engine
+
+    z, mask = batch(48, seed=21)
+    grad_y = torch.randn(48, Q, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    results = {}
+    for how in ("table", "enumerated", "maxsmt"):
+        lay = layer(backend=backend, gradient="b_max", table_bits=16 if how == "table" else 0)
+        if how == "maxsmt":
+            monkeypatch.setattr(engine, "ENUMERATION_LIMIT", 1)
+        calls = count_maxsmt(monkeypatch)
+        zz = z.clone().requires_grad_()
+        lay(zz, mask).backward(grad_y)
+        results[how] = (zz.grad, lay.last_backward_status.tolist())
+        assert bool(calls) == (how == "maxsmt"), how
+    for how in ("enumerated", "maxsmt"):
+        torch.testing.assert_close(results[how][0], results["table"][0], rtol=0, atol=1e-12)
+        assert results[how][1] == results["table"][1]
+    assert LayerStatus.CORRECTED in results["table"][1]
 
 
 def test_hand_worked_example():

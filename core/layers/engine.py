@@ -11,7 +11,8 @@ states, and what makes them safe to memoise:
   the given input literals found by deletion in input order (``phi`` and the output literals
   held fixed), or CONSISTENT / INFEASIBLE;
 * ``max`` (F_max, B_max, blackbox): soft input/output literals with exact float64 weights and
-  hard output literals -> an optimal assignment by the backend's MaxSMT;
+  hard output literals -> an optimal assignment: by enumeration when the hard outputs leave the
+  soft literals at most ``ENUMERATION_LIMIT`` assignments, else by the backend's MaxSMT;
 * ``column``: an output vector -> which of the ``2**p`` input vectors are consistent with it.
 
 Queries of a batch are deduplicated, looked up in a memo (a dense table indexed by the key when
@@ -31,8 +32,10 @@ float64 sums that round equal.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import pickle
 import warnings
 import weakref
 from collections import OrderedDict
@@ -46,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..evaluate import evaluate
 from ..problem import Soft
 from ..results import OptStatus, Status
 from ..solver import Solver
@@ -89,6 +91,17 @@ class LayerSpec:
     options: tuple[tuple[str, Any], ...] = ()
     timeout: float | None = None  # seconds per solver call
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled once per process as ``(digest, bytes)``; a process that has unpickled a spec
+        before gets that same object back. Every batch sends the spec to the executor's workers,
+        and pickling a large formula (visual Sudoku's: 84 kB) per batch cost more than solving."""
+        packed = _packed.get(self)
+        if packed is None:
+            blob = pickle.dumps(tuple(getattr(self, f.name) for f in fields(self)), pickle.HIGHEST_PROTOCOL)
+            packed = _packed[self] = (hashlib.sha256(blob).hexdigest(), blob)
+            _unpacked.setdefault(packed[0], self)
+        return _unpack_spec, packed
+
     @property
     def p(self) -> int:
         return len(self.inputs)
@@ -96,6 +109,18 @@ class LayerSpec:
     @property
     def q(self) -> int:
         return len(self.outputs)
+
+
+_packed: dict[LayerSpec, tuple[str, bytes]] = {}  # spec -> its pickle (digest, bytes)
+_unpacked: dict[str, LayerSpec] = {}  # digest -> the spec this process unpickled
+
+
+def _unpack_spec(digest: str, blob: bytes) -> LayerSpec:
+    spec = _unpacked.get(digest)
+    if spec is None:
+        spec = _unpacked[digest] = LayerSpec(*pickle.loads(blob))
+        _packed[spec] = (digest, blob)
+    return spec
 
 
 @dataclass
@@ -126,6 +151,7 @@ class LayerStats:
 
 RESERVED_PREFIX = "__sl_smtlayer_"  # names of the engine's own variables
 RETIRED_LIMIT = 256  # retired blocking clauses a session carries before it is compiled afresh
+ENUMERATION_LIMIT = 16  # soft-literal assignments a weighted query enumerates before MaxSMT decides
 _CODE = {Status.SAT: LayerStatus.SAT, Status.UNSAT: LayerStatus.UNSAT, Status.UNKNOWN: LayerStatus.UNKNOWN}
 
 
@@ -137,6 +163,8 @@ class _Worker:
         self.spec = spec
         self.z = [(Not(v), v) for v in spec.inputs]  # literal of value b: self.z[i][b]
         self.y = [(Not(v), v) for v in spec.outputs]
+        self.variables = (*spec.inputs, *spec.outputs)
+        self.lits = self.z + self.y
         self.guards = itertools.count()
         self._compile()
 
@@ -228,45 +256,53 @@ class _Worker:
         positive weight are soft; outputs are soft with a positive weight, hard with weight 0 and
         a value < 2, free with value 2."""
         p, q = self.spec.p, self.spec.q
-        zw = np.frombuffer(row[p + q: p + q + 8 * p].tobytes(), np.float64)
-        yw = np.frombuffer(row[p + q + 8 * p:].tobytes(), np.float64)
+        weights = np.frombuffer(row[p + q:].tobytes(), np.float64).tolist()
         hard: list[Term] = []
-        soft: list[Soft] = []
-        for lits, values, weights in ((self.z, row[:p], zw), (self.y, row[p:p + q], yw)):
-            for lit, b, w in zip(lits, values.tolist(), weights.tolist()):
-                if b == 2:
-                    continue
-                if w > 0:
-                    soft.append(Soft.make(lit[b], Fraction(w)))
-                elif lits is self.y:
-                    hard.append(lit[b])
-        forced = self.forced(hard, [s.term for s in soft]) if hard else None  # free outputs: rarely forced
-        if forced is not None:
-            return forced
-        r = self.solver.optimize(soft, hard, timeout=self.spec.timeout)
+        soft: list[tuple[int, int, float]] = []  # (variable index, value, weight)
+        for i, b in enumerate(row[:p + q].tolist()):
+            if b == 2:
+                continue
+            if weights[i] > 0:
+                soft.append((i, b, weights[i]))
+            elif i >= p:
+                hard.append(self.lits[i][b])
+        few = self.few(hard, soft) if hard else None  # no hard output: rarely few assignments
+        if few is not None:
+            return few
+        r = self.solver.optimize([Soft.make(self.lits[i][b], Fraction(w)) for i, b, w in soft], hard,
+                                 timeout=self.spec.timeout)
         if r.status is OptStatus.UNSAT:
             return [LayerStatus.INFEASIBLE] + [0] * (p + q)
         if not r.optimal:
             return [LayerStatus.UNKNOWN] + [0] * (p + q)
-        values = [int(bool(r.model[v])) for v in (*self.spec.inputs, *self.spec.outputs)]
-        return [LayerStatus.SAT] + values
+        return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in self.variables]
 
-    def forced(self, hard: list[Term], soft: list[Term]) -> list[int] | None:
-        """``max``'s answer without MaxSMT when ``hard`` is infeasible or leaves every soft
-        literal one value (two SAT calls: a model, then "no model differs on the soft
-        literals"); ``None`` when MaxSMT must decide. Visual Sudoku's B_max is such a query:
-        the corrected solution fixes every given cell."""
-        variables = (*self.spec.inputs, *self.spec.outputs)
-        r = self.check(hard, variables)
-        if r.status is Status.UNSAT:
-            return [LayerStatus.INFEASIBLE] + [0] * len(variables)
-        if r.status is not Status.SAT:
-            return None
+    def few(self, hard: list[Term], soft: list[tuple[int, int, float]]) -> list[int] | None:
+        """``max``'s exact answer without MaxSMT when ``hard`` is infeasible or leaves the soft
+        literals at most ``ENUMERATION_LIMIT`` assignments: each is found by one SAT call and
+        blocked under a guard, and the least costly is kept (on equal cost, the least tuple of
+        violated soft positions). ``None`` when there are more, or a call is UNKNOWN: MaxSMT
+        decides. Visual Sudoku's B_max queries admit one to a few: the corrected solution fixes
+        the blank cells and leaves the given cells few completions."""
+        best: tuple[Fraction, tuple[int, ...], list[int]] | None = None
         with self.guard() as g:
-            self.block(g, (Not(t) if evaluate(t, r.model) else t for t in soft))
-            if self.check(hard + [g]).status is not Status.UNSAT:
+            for _ in range(ENUMERATION_LIMIT + 1):
+                r = self.check(hard + [g], self.variables)
+                if r.status is Status.UNSAT:
+                    break
+                if r.status is not Status.SAT:
+                    return None
+                bits = [int(bool(r.model[v])) for v in self.variables]
+                violated = tuple(k for k, (i, b, _) in enumerate(soft) if bits[i] != b)
+                cost = sum((Fraction(soft[k][2]) for k in violated), Fraction(0))
+                if best is None or (cost, violated) < best[:2]:
+                    best = (cost, violated, bits)
+                self.block(g, (self.lits[i][1 - bits[i]] for i, _, _ in soft))
+            else:
                 return None
-        return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in variables]
+        if best is None:
+            return [LayerStatus.INFEASIBLE] + [0] * len(self.variables)
+        return [LayerStatus.SAT] + best[2]
 
     def column(self, row: np.ndarray) -> list[int]:
         """Which input vectors (index ``sum z_i 2**i``) are consistent with output ``row``: all
