@@ -32,6 +32,13 @@ def _check_timeout(timeout: float | None) -> float | None:
     return float(timeout)
 
 
+def _is_bool_literal(t: object) -> bool:
+    if type(t) is not Term:
+        return False
+    v = t.args[0] if t.op == "not" else t
+    return v.op == "var" and v.sort.is_bool
+
+
 class Solver:
     """An incremental solver over a :class:`Problem`, on the backend named by config.
 
@@ -95,8 +102,11 @@ class Solver:
 
     # -- checking ---------------------------------------------------------------------------
     def _assumptions(self, assumptions: Iterable[Term]) -> list[Term]:
-        out = [check_constraint(a, "assumption") for a in assumptions]
-        self._require_theories(out)
+        out = list(assumptions)
+        other = [a for a in out if not _is_bool_literal(a)]  # the usual assumption: nothing to check
+        for a in other:
+            check_constraint(a, "assumption")
+        self._require_theories(other)
         return out
 
     def _verified(self, result: CheckResult, assumptions: Sequence[Term]) -> CheckResult:

@@ -95,6 +95,24 @@ def random_values(data: st.DataObject, term: Term) -> dict[Term, int | bool]:
     return out
 
 
+@pytest.mark.parametrize("width, n", [(1, 3), (2, 3), (2, 4), (3, 4)])
+def test_distinct_of_narrow_vectors_holds_exactly_for_different_values(width: int, n: int) -> None:
+    """Three or more narrow bit-vectors also get value-indicator clauses: the Distinct literal
+    still holds exactly when the values differ pairwise, asserted and negated, on every assignment."""
+    xs = [sl.BitVec(f"d{i}", width) for i in range(n)]
+    builder = CnfBuilder()
+    pairwise_only = CnfBuilder()
+    d = builder.literal(sl.Distinct(*xs))
+    pairwise_only.literal(sl.And(*(sl.Distinct(a, b) for a, b in itertools.combinations(xs, 2))))
+    assert len(builder.clauses) > len(pairwise_only.clauses)  # the value clauses are there
+    with solver_for(builder) as solver:
+        for values in itertools.product(range(1 << width), repeat=n):
+            lits = fix(builder, dict(zip(xs, values)))
+            distinct = len(set(values)) == n
+            assert solver.solve(assumptions=[*lits, d]) == distinct, values
+            assert solver.solve(assumptions=[*lits, -d]) == (not distinct), values
+
+
 def check_function(term: Term, values: dict[Term, int | bool]) -> None:
     """With the inputs fixed, the encoding has a model, its output is the evaluated value, and
     no model gives another output."""

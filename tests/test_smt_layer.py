@@ -437,6 +437,23 @@ def test_functional_outputs_take_two_solver_calls(backend, monkeypatch):
     assert len(calls) == 2  # the model, then "no other output": not one call per true bit
 
 
+def test_layer_spec_pickles_once_per_process(monkeypatch):
+    """Batches send the spec to workers: it pickles to a digest and bytes computed once, a
+    process that has the spec gets the same object back (no deep comparison in ``worker``), and
+    a fresh process rebuilds an equal spec from the bytes."""
+    from solverlayers.layers import engine
+    from solverlayers.layers.engine import LayerSpec
+
+    spec = LayerSpec(tuple(FORMULA), tuple(Z), tuple(Y), "pysat", (("engine", "minisat22"),), 2.0)
+    blob = pickle.dumps(spec)
+    assert pickle.loads(blob) is spec and pickle.dumps(spec) == blob
+    other = LayerSpec(tuple(FORMULA), tuple(Z), tuple(Y), "z3")
+    assert pickle.loads(pickle.dumps(other)) is other
+    monkeypatch.setattr(engine, "_unpacked", {})  # as in a worker that has not seen the spec
+    fresh = pickle.loads(blob)
+    assert fresh == spec and fresh is not spec and pickle.loads(blob) is fresh
+
+
 def test_session_is_recompiled_after_retired_clauses_and_answers_stay(monkeypatch):
     """Each uniqueness check leaves a retired blocking clause; past RETIRED_LIMIT the worker
     compiles a fresh session, and the answers are the same before and after."""

@@ -11,7 +11,7 @@ states, and what makes them safe to memoise:
   the given input literals found by deletion in input order (``phi`` and the output literals
   held fixed), or CONSISTENT / INFEASIBLE;
 * ``max`` (F_max, B_max, blackbox): soft input/output literals with exact float64 weights and
-  hard output literals -> an optimal assignment: by enumeration when the hard outputs leave the
+  hard output literals -> an optimal assignment of the inputs: by enumeration when the hard outputs leave the
   soft literals at most ``ENUMERATION_LIMIT`` assignments, else by the backend's MaxSMT;
 * ``column``: an output vector -> which of the ``2**p`` input vectors are consistent with it.
 
@@ -32,6 +32,7 @@ float64 sums that round equal.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
 import os
@@ -254,7 +255,7 @@ class _Worker:
     def max(self, row: np.ndarray) -> list[int]:
         """MaxSMT over ``[tern p | ypat q | z weights 8p | y weights 8q]``: given inputs with a
         positive weight are soft; outputs are soft with a positive weight, hard with weight 0 and
-        a value < 2, free with value 2."""
+        a value < 2, free with value 2. The answer is the status and the optimal inputs."""
         p, q = self.spec.p, self.spec.q
         weights = np.frombuffer(row[p + q:].tobytes(), np.float64).tolist()
         hard: list[Term] = []
@@ -272,10 +273,10 @@ class _Worker:
         r = self.solver.optimize([Soft.make(self.lits[i][b], Fraction(w)) for i, b, w in soft], hard,
                                  timeout=self.spec.timeout)
         if r.status is OptStatus.UNSAT:
-            return [LayerStatus.INFEASIBLE] + [0] * (p + q)
+            return [LayerStatus.INFEASIBLE] + [0] * p
         if not r.optimal:
-            return [LayerStatus.UNKNOWN] + [0] * (p + q)
-        return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in self.variables]
+            return [LayerStatus.UNKNOWN] + [0] * p
+        return [LayerStatus.SAT] + [int(bool(r.model[v])) for v in self.spec.inputs]
 
     def few(self, hard: list[Term], soft: list[tuple[int, int, float]]) -> list[int] | None:
         """``max``'s exact answer without MaxSMT when ``hard`` is infeasible or leaves the soft
@@ -285,14 +286,15 @@ class _Worker:
         decides. Visual Sudoku's B_max queries admit one to a few: the corrected solution fixes
         the blank cells and leaves the given cells few completions."""
         best: tuple[Fraction, tuple[int, ...], list[int]] | None = None
+        watched = self.variables if soft and soft[-1][0] >= self.spec.p else self.spec.inputs  # soft outputs?
         with self.guard() as g:
             for _ in range(ENUMERATION_LIMIT + 1):
-                r = self.check(hard + [g], self.variables)
+                r = self.check(hard + [g], watched)
                 if r.status is Status.UNSAT:
                     break
                 if r.status is not Status.SAT:
                     return None
-                bits = [int(bool(r.model[v])) for v in self.variables]
+                bits = [int(bool(r.model[v])) for v in watched]
                 violated = tuple(k for k, (i, b, _) in enumerate(soft) if bits[i] != b)
                 cost = sum((Fraction(soft[k][2]) for k in violated), Fraction(0))
                 if best is None or (cost, violated) < best[:2]:
@@ -301,8 +303,8 @@ class _Worker:
             else:
                 return None
         if best is None:
-            return [LayerStatus.INFEASIBLE] + [0] * len(self.variables)
-        return [LayerStatus.SAT] + best[2]
+            return [LayerStatus.INFEASIBLE] + [0] * self.spec.p
+        return [LayerStatus.SAT] + best[2][:self.spec.p]
 
     def column(self, row: np.ndarray) -> list[int]:
         """Which input vectors (index ``sum z_i 2**i``) are consistent with output ``row``: all
@@ -322,6 +324,16 @@ class _Worker:
 
 
 _workers: dict[LayerSpec, _Worker] = {}
+
+
+@atexit.register
+def _close_workers() -> None:
+    """Close this process's sessions before interpreter teardown, which would otherwise find the
+    solver libraries' modules half gone (PySAT's ``__del__`` raises then)."""
+    for w in _workers.values():
+        if w.pid == os.getpid():
+            w.solver.close()
+    _workers.clear()
 
 
 def worker(spec: LayerSpec) -> _Worker:
@@ -444,7 +456,7 @@ class Engine:
         self._memos = {
             "smt": _Memo([3] * p, 1 + q, self.cache_size, self.dense_limit),
             "core": _Memo([3] * p + [2] * q, 1 + p, self.cache_size, self.dense_limit),
-            "max": _Memo(None, 1 + p + q, self.cache_size, self.dense_limit),
+            "max": _Memo(None, 1 + p, self.cache_size, self.dense_limit),
         }
         self._table: tuple[np.ndarray, np.ndarray] | None = None  # see table()
 
@@ -520,7 +532,7 @@ class Engine:
             code = np.full(len(z), LayerStatus.SAT, np.int8)
         else:
             values = self._resolve("max", self._max_rows(zb, mask, weights))
-            code, zstar = values[:, 0], values[:, 1:1 + self.p]
+            code, zstar = values[:, 0], values[:, 1:]
         y, smt_code = self.smt(zstar.astype(bool), mask)
         ok = (code == LayerStatus.SAT) & (smt_code == LayerStatus.SAT)
         return np.where(ok[:, None], y, 0.0), np.where(ok, LayerStatus.RELAXED, LayerStatus.UNKNOWN).astype(np.int8)
@@ -545,7 +557,7 @@ class Engine:
             code = np.where(found, LayerStatus.SAT, LayerStatus.INFEASIBLE).astype(np.int8)
         else:
             values = self._resolve("max", self._max_rows(zb, mask, weights, yhat))
-            code, zstar = values[:, 0], values[:, 1:1 + self.p].astype(bool)
+            code, zstar = values[:, 0], values[:, 1:].astype(bool)
         flips = (zstar != zb) & mask & (code == LayerStatus.SAT)[:, None]
         solved = np.where(flips.any(axis=1), LayerStatus.CORRECTED, LayerStatus.CONSISTENT)
         return flips, np.where(code == LayerStatus.SAT, solved, code).astype(np.int8)
@@ -563,7 +575,7 @@ class Engine:
         if self.tabulated:
             return self._table_linear(zb, zw, target, y_weights)
         values = self._resolve("max", self._max_rows(zb, mask, zw, np.where(y_weights > 0, target, 2), y_weights))
-        return values[:, 1:1 + self.p].astype(bool), values[:, 0].copy()
+        return values[:, 1:].astype(bool), values[:, 0].copy()
 
     # -- helpers ----------------------------------------------------------------------------
     def _max_rows(
