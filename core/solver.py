@@ -66,6 +66,7 @@ class Solver:
         self.spec: BackendSpec = self._registry.select(cfg.backend, full_needs)
         self.backend = cfg.backend
         self.verify = verify
+        self._literals: set[Term] = set()  # Boolean literals already accepted as assumptions
         self._session: SolverSession = self.spec.open(self.spec.resolve_options(cfg.options))
         if not isinstance(self._session, SolverSession):
             raise CapabilityError(f"backend {self.backend!r} does not provide exact solving")
@@ -102,10 +103,20 @@ class Solver:
 
     # -- checking ---------------------------------------------------------------------------
     def _assumptions(self, assumptions: Iterable[Term]) -> list[Term]:
+        """``assumptions`` as a list, checked: a Boolean literal (the usual assumption) is checked
+        once per solver, anything else every time."""
         out = list(assumptions)
-        other = [a for a in out if not _is_bool_literal(a)]  # the usual assumption: nothing to check
-        for a in other:
-            check_constraint(a, "assumption")
+        known = self._literals
+        try:
+            fresh = [a for a in out if a not in known]
+        except TypeError:  # something unhashable: check_constraint names it
+            fresh = out
+        other = []
+        for a in fresh:
+            if _is_bool_literal(a):
+                known.add(a)
+            else:
+                other.append(check_constraint(a, "assumption"))
         self._require_theories(other)
         return out
 

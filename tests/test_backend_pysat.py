@@ -137,6 +137,31 @@ def test_timeout_gives_unknown(engine: str) -> None:
     assert session.check([p, ~p], want_core=True, timeout=5.0).core == (p, ~p)
 
 
+def test_concurrent_timed_checks_stop_at_their_own_deadlines() -> None:
+    """One watchdog thread serves every session: hard checks in two threads time out at their
+    own deadlines, and an easy timed check meanwhile runs to its answer."""
+    import threading
+
+    results: dict[str, tuple[sl.Status, float]] = {}
+
+    def hard(name: str, timeout: float) -> None:
+        session = PysatSession(engine="glucose4")
+        session.add(*pigeonhole(11, 10))
+        start = time.perf_counter()
+        results[name] = (session.check(timeout=timeout).status, time.perf_counter() - start)
+
+    threads = [threading.Thread(target=hard, args=a) for a in (("short", 0.1), ("long", 0.8))]
+    for t in threads:
+        t.start()
+    easy = PysatSession()
+    easy.add(XS[0] | XS[1])
+    assert all(easy.check([~XS[0]], timeout=5.0).sat for _ in range(50))
+    for t in threads:
+        t.join()
+    assert results["short"][0] is results["long"][0] is sl.Status.UNKNOWN
+    assert results["short"][1] < 0.6 and 0.8 <= results["long"][1] < 3
+
+
 def test_optimize_timeout_never_raises() -> None:
     session = PysatSession()
     session.add(*pigeonhole(10, 9))

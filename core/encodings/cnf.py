@@ -64,6 +64,16 @@ class CnfBuilder(Gates):
         assert isinstance(lit, int)
         return lit
 
+    def literals(self, terms: Iterable[Term]) -> list[int]:
+        """:meth:`literal` of each term: one memo lookup per term already encoded (assumption
+        lists of hundreds of literals are translated on every check)."""
+        terms = list(terms)
+        out = list(map(self._memo.get, terms))
+        for i, enc in enumerate(out):
+            if type(enc) is not int:
+                out[i] = self.literal(terms[i])
+        return out  # type: ignore[return-value]
+
     def bits(self, term: Term) -> list[int]:
         """The literals of the bit-vector ``term``, least significant bit first."""
         enc = self._memo.get(term)

@@ -20,6 +20,7 @@ from solverlayers.results import CheckResult, Model, OptimizeResult, OptStatus, 
 from solverlayers.terms import Term
 
 from . import ENGINES, INTERRUPTIBLE_ENGINES
+from .watchdog import deadline
 
 __all__ = ["PysatSession"]
 
@@ -75,8 +76,7 @@ class PysatSession(SolverSession):
         model_vars: Sequence[Term] | None = None,
     ) -> CheckResult:
         solver = self._live()
-        literal = self._builder.literal
-        lits = [literal(a) for a in assumptions]
+        lits = self._builder.literals(assumptions)
         fresh = self._builder.new_clauses()
         if fresh:
             solver.append_formula(fresh)
@@ -107,13 +107,10 @@ class PysatSession(SolverSession):
         solver = self._live() if self._can_interrupt else self._timed_solver()
         if timeout <= 0:
             return None, solver
-        timer = threading.Timer(timeout, solver.interrupt)
-        timer.start()
         try:
-            return solver.solve_limited(assumptions=lits, expect_interrupt=True), solver
+            with deadline(solver, timeout):
+                return solver.solve_limited(assumptions=lits, expect_interrupt=True), solver
         finally:
-            timer.cancel()
-            timer.join()
             solver.clear_interrupt()
 
     def _timed_solver(self) -> Solver:
