@@ -39,7 +39,8 @@ def test_layers_solve_a_board_and_hide_the_givens(script: ModuleType, tmp_path: 
     given = p > 0
     logits = (script.code_bits(s) * 2 - 1).reshape(1, 324) * 3
     mask = given.repeat_interleave(4, 1)
-    cfg = {"gradient": "b_max", "executor": "serial", "workers": 1, "timeout": 20.0, "test_timeout": 20.0}
+    cfg = {"gradient": "b_max", "executor": "serial", "test_executor": "serial", "workers": 1, "timeout": 20.0,
+           "test_timeout": 20.0}
     train_layer, test_layer = script.smt_layer("pysat", True, cfg), script.smt_layer("pysat", False, cfg)
     flags = given.float() * 2 - 1
     y = train_layer(torch.cat([logits, flags], 1), torch.cat([mask, torch.ones_like(given)], 1))

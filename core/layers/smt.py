@@ -190,7 +190,9 @@ class SMTLayer(nn.Module):
         table_bits: tabulate ``phi`` on ``(z, y)`` when ``p + q <= table_bits`` (weighted queries
             become vectorised argmaxes over the consistent pairs, found once by ``2**q`` model
             enumerations: raise it for formulas with few models, such as the liar's puzzle's 24
-            bits); 0 solves every weighted query with MaxSMT.
+            bits); 0 solves every weighted query one by one: by enumeration when its hard outputs
+            leave at most 16 assignments of the soft literals (as B_max's corrected outputs
+            often do), else by MaxSMT.
         registry: where the backend and the gradient strategy are looked up (default: the
             process-wide registry, which an unpickled layer always uses).
     """

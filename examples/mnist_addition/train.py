@@ -161,6 +161,39 @@ def sum_accuracy(model: Adder, test: tuple[torch.Tensor, ...]) -> float:
     return float(((model(x1, x2) > 0).float() == sum_bits(a, b)).all(dim=1).float().mean())
 
 
+def smt_phase(model: Adder, batches: Any, epochs: int, tc: dict[str, Any], label: str) -> list[float]:
+    """Train the encoder through the model's SMTLayer (the paper's optimizer if configured)."""
+    paper = tc["optimizer"] == "sgd-one-cycle"
+    return train_epochs(model, model.encoder.parameters(), batches, epochs, tc["sgd_lr"] if paper else tc["smt_lr"],
+                        tc["sgd_clip"] if paper else tc["clip"], label, one_cycle=paper)
+
+
+def pretrain(percent: int, pairs: list[tuple[int, int]], batches: Any, train: Data, backend: str,
+             cfg: dict[str, Any]) -> tuple[Adder, list[dict[str, Any]]]:
+    """The pre-trained model (encoder + dense head). With ``restarts = k > 1``, ``k`` initialisations
+    (torch seeds ``seed + 7919 i``; i = 0 is the single run's) are pre-trained and each is trained
+    one SMTLayer epoch on ``backend``; the one whose model then adds best on fresh pairs from the
+    *training* distribution (allowed pairs, training images) is kept. The test set plays no part."""
+    tc, sc = cfg["train"], cfg["smt"]
+    paper = tc["optimizer"] == "sgd-one-cycle"
+    validation = make_pairs(train, pairs, 2000, torch.Generator().manual_seed(tc["seed"] * 1000 + 999))
+    candidates: list[tuple[float, int, Adder]] = []
+    for i in range(tc["restarts"]):
+        torch.manual_seed(tc["seed"] + 7919 * i)
+        model = Adder(dense_head())
+        train_epochs(model, model.parameters(), batches, tc["pretrain_epochs"], tc["sgd_lr"] if paper else tc["lr"],
+                     tc["sgd_clip"] if paper else tc["clip"], f"p={percent}% pre-training {i + 1}/{tc['restarts']}",
+                     one_cycle=paper)
+        if tc["restarts"] == 1:
+            return model, []
+        probe = Adder(smt_head(backend, sc["train_forward"], sc))
+        probe.encoder.load_state_dict(model.encoder.state_dict())
+        smt_phase(probe, batches, 1, tc, f"p={percent}% restart {i + 1} SMTLayer probe")
+        candidates.append((sum_accuracy(probe, validation), i, model))
+    kept = max(range(len(candidates)), key=lambda i: candidates[i][0])  # the first of equal scores
+    return candidates[kept][2], [{"validation_accuracy": score, "kept": i == kept} for score, i, _ in candidates]
+
+
 def run_split(percent: int, backends: list[str], train: Data, test: Data, test_pairs: tuple[torch.Tensor, ...],
               cfg: dict[str, Any]) -> dict[str, Any]:
     tc, sc = cfg["train"], cfg["smt"]
@@ -180,20 +213,13 @@ def run_split(percent: int, backends: list[str], train: Data, test: Data, test_p
         "pairs": len(pairs), "conventional_accuracy": sum_accuracy(conventional, test_pairs),
         "conventional_epoch_s": float(np.mean(conv_times)), "smt": {},
     }
-    torch.manual_seed(tc["seed"])
-    pretrained = Adder(dense_head())
-    paper = tc["optimizer"] == "sgd-one-cycle"
-    train_epochs(pretrained, pretrained.parameters(), batches, tc["pretrain_epochs"],
-                 tc["sgd_lr"] if paper else tc["lr"], tc["sgd_clip"] if paper else tc["clip"],
-                 f"p={percent}% pre-training", one_cycle=paper)
+    pretrained, result["restarts"] = pretrain(percent, pairs, batches, train, backends[0], cfg)
     result["pretrained_accuracy"] = sum_accuracy(pretrained, test_pairs)
     encoders = {}
     for backend in backends:
         model = Adder(smt_head(backend, sc["train_forward"], sc))
         model.encoder.load_state_dict(pretrained.encoder.state_dict())
-        times = train_epochs(model, model.encoder.parameters(), batches, tc["smt_epochs"],
-                             tc["sgd_lr"] if paper else tc["smt_lr"], tc["sgd_clip"] if paper else tc["clip"],
-                             f"p={percent}% SMTLayer {backend}", one_cycle=paper)
+        times = smt_phase(model, batches, tc["smt_epochs"], tc, f"p={percent}% SMTLayer {backend}")
         stats = model.head.stats.as_dict()
         model.head = smt_head(backend, sc["test_forward"], sc)
         code_accuracy, codes = digit_codes(model.encoder, test)

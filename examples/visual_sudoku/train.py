@@ -176,7 +176,8 @@ def smt_layer(backend: str, train: bool, sc: dict[str, Any]) -> SMTLayer:
     """The training layer (F_smt, flags, blank cells out) or the test layer (F_max, whole board out)."""
     phi, inputs, outputs = sudoku_formula(flags=train)
     return SMTLayer(phi, inputs, outputs, backend=backend, forward_mode="smt" if train else "max",
-                    gradient=sc["gradient"], executor=sc["executor"], workers=sc["workers"],
+                    gradient=sc["gradient"], executor=sc["executor" if train else "test_executor"],
+                    workers=sc["workers"],
                     timeout=sc["timeout"] if train else sc["test_timeout"])
 
 
