@@ -6,6 +6,7 @@ import importlib.util
 import tomllib
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "mnist_addition" / "train.py"
@@ -18,6 +19,7 @@ def load_script():
     return module
 
 
+@pytest.mark.filterwarnings("ignore::solverlayers.layers.SolverLayerWarning")  # UNSAT forwards of untrained encoders
 def test_restarts_keep_the_initialisation_that_adds_best_on_training_pairs() -> None:
     ma = load_script()
     cfg = tomllib.loads((SCRIPT.parent / "config.toml").read_text())

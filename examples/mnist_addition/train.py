@@ -279,6 +279,15 @@ def report(results: dict[str, Any]) -> str:
                 f"{s['epoch_ratio_all']:.2f} / {s['epoch_ratio_warm']:.2f} | "
                 f"{'yes' if r['identical_forward_across_backends'] else 'NO'} |"
             )
+    restarts = results["config"]["train"]["restarts"]
+    if restarts > 1:
+        lines += ["", f"Restarts: {restarts} initialisations per split, each pre-trained and trained one SMTLayer "
+                  f"epoch on {results['config']['smt']['backends'][0]}; "
+                  "sum accuracy of each on 2,000 pairs from the training distribution (kept one in bold):", ""]
+        for percent, r in results["splits"].items():
+            cells = [f"**{x['validation_accuracy']:.3f}**" if x["kept"] else f"{x['validation_accuracy']:.3f}"
+                     for x in r["restarts"]]
+            lines.append(f"- {percent}%: " + ", ".join(cells))
     return "\n".join(lines) + "\n"
 
 
