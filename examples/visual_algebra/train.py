@@ -16,7 +16,9 @@ The SMTLayer network is optionally pre-trained as the conventional one (``pretra
 then trained through the layer (gradient from config: B_core, Algorithm 4, by default). The
 forward is F_max (Algorithm 1) for the first ``max_forward_epochs`` epochs, which gives
 informative outputs while most codes are still inconsistent, then F_smt, under which an invalid
-code is UNSAT and gets corrected; F_max at test, as in the paper. The encoders batch-normalise
+code is UNSAT and gets corrected; F_max at test, as in the paper. With ``restarts = k``, k
+initialisations go through the F_max epochs and the one that solves fresh training-distribution
+equations best (F_smt) goes on; the test set plays no part. The encoders batch-normalise
 their logits (see :class:`DigitEncoder`).
 
     python examples/visual_algebra/train.py [--config config.toml] [--set key=value ...] [--quick] [--out DIR]
@@ -198,19 +200,19 @@ def smt_head(forward: str, sc: dict[str, Any]) -> SMTLayer:
 Batches = Callable[[int], list[tuple[torch.Tensor, torch.Tensor]]]
 
 
-def train_epochs(model: Model, params: Iterator[nn.Parameter], batches: Batches, epochs: int, tc: dict[str, Any],
+def train_epochs(model: Model, opt: torch.optim.Optimizer, batches: Batches, epochs: range, tc: dict[str, Any],
                  label: str, evaluate: Callable[[], float],
                  before_epoch: Callable[[int], None] = lambda epoch: None) -> tuple[list[float], list[float]]:
-    """Adam on BCE-with-logits against x's bits, gradient norm clipped at ``tc["clip"]`` (0: off).
-    Returns each epoch's wall time (training only) and the test accuracy after it."""
-    opt = torch.optim.Adam(list(params), lr=tc["lr"])
+    """BCE-with-logits against x's bits by ``opt`` over ``epochs`` (numbers: they pick the batches),
+    gradient norm clipped at ``tc["clip"]`` (0: off). Returns each epoch's wall time (training
+    only) and the test accuracy after it."""
     times, curve = [], []
-    for epoch in range(epochs):
+    for epoch in epochs:
         before_epoch(epoch)
         data = batches(epoch)
         model.train()
         start = time.perf_counter()
-        for symbols, target in tqdm(data, desc=f"{label} epoch {epoch + 1}/{epochs}", leave=False):
+        for symbols, target in tqdm(data, desc=f"{label} epoch {epoch + 1}/{epochs.stop}", leave=False):
             opt.zero_grad()
             nn.functional.binary_cross_entropy_with_logits(model(symbols), target).backward()
             if tc["clip"] > 0:
@@ -257,36 +259,81 @@ def run_configuration(name: str, pools: SymbolPools, test: Equations, size: int,
 
     torch.manual_seed(tc["seed"])
     conventional = Model(encoder(), dense_head())
-    conv_times, conv_curve = train_epochs(conventional, conventional.parameters(), batches, tc["conventional_epochs"],
-                                          tc, f"{name} conventional", lambda: accuracy(conventional, test))
-    torch.manual_seed(tc["seed"])
-    model = Model(encoder(), dense_head())
-    _, pre_curve = train_epochs(model, model.parameters(), batches, tc["pretrain_epochs"], tc,
-                                f"{name} pre-training", lambda: accuracy(model, test))
-    heads = {mode: smt_head(mode, sc) for mode in ("smt", "max")}
-    codes: list[float] = []
-
-    def smt_accuracy() -> float:
-        train_head, model.head = model.head, heads[sc["test_forward"]]
-        acc = accuracy(model, test)
-        model.head = train_head
-        codes.append(code_accuracy(model, test))
-        return acc
-
-    def choose_forward(epoch: int) -> None:  # F_max for the first max_forward_epochs, then F_smt
-        model.head = heads["max" if epoch < sc["max_forward_epochs"] else "smt"]
-
-    smt_times, smt_curve = train_epochs(model, model.encoder.parameters(), batches, tc["smt_epochs"], tc,
-                                        f"{name} SMTLayer ({sc['backend']})", smt_accuracy, choose_forward)
+    conv_times, conv_curve = train_epochs(conventional, adam(conventional.parameters(), tc), batches,
+                                          range(tc["conventional_epochs"]), tc, f"{name} conventional",
+                                          lambda: accuracy(conventional, test))
+    probe = min(sc["max_forward_epochs"], tc["smt_epochs"])
+    candidates = [SmtRun(name, i, encoder, batches, test, cfg) for i in range(tc["restarts"])]
+    if len(candidates) > 1:  # each trained through the F_max phase, scored on training-distribution equations
+        gen = torch.Generator().manual_seed(tc["seed"] * 1000 + 999)
+        validation = make_equations(pools, dc["train_equations"], True, gen)
+        scores = []
+        for run in candidates:
+            run.train(range(probe))
+            scores.append(run.validation_accuracy(validation))
+        kept = candidates[int(np.argmax(scores))]  # the first of equal scores
+    else:
+        kept, scores = candidates[0], []
+    kept.train(range(len(kept.smt_times), tc["smt_epochs"]))
     conv_epoch = float(np.mean(conv_times))
     return {
         "conventional": {"accuracy": conv_curve[-1], "epoch_s": conv_times, "curve": conv_curve,
                          "code_accuracy": code_accuracy(conventional, test)},
-        "smt": {"accuracy": smt_curve[-1], "epoch_s": smt_times, "curve": pre_curve + smt_curve,
-                "code_accuracy_curve": codes, "pretrained_accuracy": pre_curve[-1] if pre_curve else None,
-                "epoch_ratio": float(np.mean(smt_times)) / conv_epoch,
-                "stats": {mode: head.stats.as_dict() for mode, head in heads.items()}},
+        "smt": {"accuracy": kept.smt_curve[-1], "epoch_s": kept.smt_times, "curve": kept.pre_curve + kept.smt_curve,
+                "code_accuracy_curve": kept.codes, "pretrained_accuracy": kept.pre_curve[-1] if kept.pre_curve else None,
+                "epoch_ratio": float(np.mean(kept.smt_times)) / conv_epoch,
+                "restarts": [{"validation_accuracy": v, "kept": run is kept} for v, run in zip(scores, candidates)],
+                "stats": {mode: head.stats.as_dict() for mode, head in kept.heads.items()}},
     }
+
+
+def adam(params: Iterator[nn.Parameter], tc: dict[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.Adam(list(params), lr=tc["lr"])
+
+
+class SmtRun:
+    """One initialisation (torch seed ``seed + 7919 i``; i = 0 is the single run's) of the
+    SMTLayer network: pre-trained with the dense head (if configured), then trained through its
+    own layers (F_max for the first ``max_forward_epochs``, then F_smt) epoch range by range."""
+
+    def __init__(self, name: str, i: int, encoder: Callable[[], nn.Module], batches: Batches, test: Equations,
+                 cfg: dict[str, Any]) -> None:
+        self.tc, self.sc, self.test = cfg["train"], cfg["smt"], test
+        self.batches = batches
+        self.label = f"{name} SMTLayer ({self.sc['backend']})" + (f" init {i + 1}" if self.tc["restarts"] > 1 else "")
+        torch.manual_seed(self.tc["seed"] + 7919 * i)
+        self.model = Model(encoder(), dense_head())
+        _, self.pre_curve = train_epochs(self.model, adam(self.model.parameters(), self.tc), batches,
+                                         range(self.tc["pretrain_epochs"]), self.tc, f"{name} pre-training",
+                                         lambda: accuracy(self.model, test))
+        self.heads = {mode: smt_head(mode, self.sc) for mode in ("smt", "max")}
+        self.opt = adam(self.model.encoder.parameters(), self.tc)
+        self.smt_times: list[float] = []
+        self.smt_curve: list[float] = []
+        self.codes: list[float] = []
+
+    def train(self, epochs: range) -> None:
+        times, curve = train_epochs(self.model, self.opt, self.batches, epochs, self.tc, self.label,
+                                    self.test_accuracy, self.choose_forward)
+        self.smt_times += times
+        self.smt_curve += curve
+
+    def choose_forward(self, epoch: int) -> None:
+        self.model.head = self.heads["max" if epoch < self.sc["max_forward_epochs"] else "smt"]
+
+    def test_accuracy(self) -> float:
+        train_head, self.model.head = self.model.head, self.heads[self.sc["test_forward"]]
+        acc = accuracy(self.model, self.test)
+        self.model.head = train_head
+        self.codes.append(code_accuracy(self.model, self.test))
+        return acc
+
+    def validation_accuracy(self, validation: Equations) -> float:
+        """Accuracy on training-distribution equations with the F_smt forward that comes next."""
+        train_head, self.model.head = self.model.head, self.heads["smt"]
+        acc = accuracy(self.model, validation)
+        self.model.head = train_head
+        return acc
 
 
 # -- reporting ------------------------------------------------------------------------------------
@@ -303,7 +350,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def report(results: dict[str, Any]) -> str:
-    sc, tc = results["config"]["smt"], results["config"]["train"]
+    sc, tc, dc = results["config"]["smt"], results["config"]["train"], results["config"]["data"]
     a = results["supervised_accuracy"]
     lines = [
         f"# Visual algebra with SMTLayer ({results['data']})", "",
@@ -328,6 +375,14 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | SMTLayer ({sc['backend']}) | {smt['accuracy']:.4f} | {paper['SMTLayer'][0]:.3f} | "
                      f"{smt['code_accuracy_curve'][-1]:.3f} | {np.mean(smt['epoch_s']):.2f} | {paper['SMTLayer'][1]} | "
                      f"{smt['epoch_ratio']:.2f} | {'yes' if met else 'no'} |")
+    if tc["restarts"] > 1:
+        lines += ["", f"Restarts: {tc['restarts']} SMTLayer initialisations per configuration, each trained through "
+                  f"the {sc['max_forward_epochs']} F_max epochs; accuracy of each (F_smt) on {dc['train_equations']} "
+                  "fresh equations from the training distribution (kept one in bold):", ""]
+        for name, r in results["configurations"].items():
+            cells = [f"**{x['validation_accuracy']:.3f}**" if x["kept"] else f"{x['validation_accuracy']:.3f}"
+                     for x in r["smt"]["restarts"]]
+            lines.append(f"- {name}: " + ", ".join(cells))
     lines += ["", "Test accuracy after each epoch (SMTLayer: pre-training epochs first, dense head):", ""]
     for row in results["summary"]:
         lines.append(f"- {row['configuration']} {row['method']}: " + ", ".join(f"{v:.3f}" for v in row["curve"]))
