@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -17,15 +17,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::solverlayers.layers.SolverLayer
 from solverlayers.datasets.liars import ORDERINGS, LiarsPuzzles
 from solverlayers.layers import SMTLayer
 
+from example_scripts import load_example
+
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "liars_puzzle" / "train.py"
 
 
-def load_script():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(SCRIPT.parents[1]))
-    spec = importlib.util.spec_from_file_location("liars_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+def load_script() -> ModuleType:
+    return load_example("liars_puzzle/train.py")
 
 
 @pytest.fixture(scope="module")

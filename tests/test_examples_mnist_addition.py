@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
+from example_scripts import load_example
+
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "mnist_addition" / "train.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("mnist_addition_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_script() -> ModuleType:
+    return load_example("mnist_addition/train.py")
 
 
 @pytest.mark.filterwarnings("ignore::solverlayers.layers.SolverLayerWarning")  # UNSAT forwards of untrained encoders

@@ -3,7 +3,6 @@ to end, and the Sudoku script's scoring and bit permutation."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from typing import Any
 import pytest
 import torch
 from solverlayers.datasets.sudoku import one_hot
+
+from example_scripts import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,12 +57,7 @@ def test_sudoku_quick_run(tmp_path: Path) -> None:
 
 
 def load_sudoku_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # the script imports examples/common.py
-    spec = importlib.util.spec_from_file_location("satnet_sudoku_train", ROOT / "examples" / "satnet_sudoku" / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("satnet_sudoku/train.py")
 
 
 def test_sudoku_scoring_and_permutation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,24 +1,23 @@
 """examples/visual_algebra: the data, the formula, and a quick-mode run of the script."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
 from solverlayers.layers import SolverLayerWarning
 
+from example_scripts import load_example
+
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "visual_algebra" / "train.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("visual_algebra_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_script() -> ModuleType:
+    return load_example("visual_algebra/train.py")
 
 
 def test_training_equations_have_equal_a_b_and_odd_x() -> None:

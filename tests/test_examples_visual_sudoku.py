@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,20 +13,15 @@ import pytest
 import torch
 from solverlayers.datasets.sudoku import load_sudoku
 
+from example_scripts import load_example
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "visual_sudoku" / "train.py"
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "examples"))  # the script imports examples/common.py
-    try:
-        spec = importlib.util.spec_from_file_location("visual_sudoku_train", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "examples"))
-    return module
+    return load_example("visual_sudoku/train.py")
 
 
 def test_layers_solve_a_board_and_hide_the_givens(script: ModuleType, tmp_path: Path) -> None:

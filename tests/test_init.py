@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import subprocess
@@ -17,6 +16,8 @@ from solverlayers.descriptors import OptionError
 from solverlayers.init import InitStatus, mlp_layers, smt_
 from solverlayers.init_solver import GRACE
 from torch import nn
+
+from example_scripts import load_example
 
 AVAILABLE = set(sl.default_registry().backends())
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,10 +207,7 @@ def test_only_relu_perceptrons_are_accepted() -> None:
 
 
 def test_experiment_quick_run(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("smt_init_run", ROOT / "examples" / "smt_init" / "run.py")
-    assert spec is not None and spec.loader is not None
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
+    run = load_example("smt_init/run.py")
     run.main(["--quick", "--out", str(tmp_path)])  # in-process: no second import of torch
     results = json.loads((tmp_path / "results.json").read_text())
     assert {r["init"] for r in results["runs"]} == {"glorot", "kaiming", "smt"}
