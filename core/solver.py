@@ -32,13 +32,6 @@ def _check_timeout(timeout: float | None) -> float | None:
     return float(timeout)
 
 
-def _is_bool_literal(t: object) -> bool:
-    if type(t) is not Term:
-        return False
-    v = t.args[0] if t.op == "not" else t
-    return v.op == "var" and v.sort.is_bool
-
-
 class Solver:
     """An incremental solver over a :class:`Problem`, on the backend named by config.
 
@@ -66,7 +59,7 @@ class Solver:
         self.spec: BackendSpec = self._registry.select(cfg.backend, full_needs)
         self.backend = cfg.backend
         self.verify = verify
-        self._literals: set[Term] = set()  # Boolean literals already accepted as assumptions
+        self._literals: set[Term] = set()  # literal (clause) assumptions already accepted
         self._session: SolverSession = self.spec.open(self.spec.resolve_options(cfg.options))
         if not isinstance(self._session, SolverSession):
             raise CapabilityError(f"backend {self.backend!r} does not provide exact solving")
@@ -103,8 +96,8 @@ class Solver:
 
     # -- checking ---------------------------------------------------------------------------
     def _assumptions(self, assumptions: Iterable[Term]) -> list[Term]:
-        """``assumptions`` as a list, checked: a Boolean literal (the usual assumption) is checked
-        once per solver, anything else every time."""
+        """``assumptions`` as a list, checked: a Boolean literal or clause of literals (the usual
+        assumption) once per solver, anything else every time."""
         out = list(assumptions)
         known = self._literals
         try:
@@ -113,7 +106,7 @@ class Solver:
             fresh = out
         other = []
         for a in fresh:
-            if _is_bool_literal(a):
+            if type(a) is Term and clause_variables(a) is not None:
                 known.add(a)
             else:
                 other.append(check_constraint(a, "assumption"))

@@ -83,6 +83,19 @@ def solver_experiment_args(doc: str, here: Path, argv: Sequence[str] | None = No
     return args
 
 
+def keep_best(scores: Sequence[float]) -> tuple[int, list[dict[str, Any]]]:
+    """Restarts: the index of the best training-distribution score (the first of equal ones) and
+    the record results.json keeps of them."""
+    kept = max(range(len(scores)), key=scores.__getitem__)
+    return kept, [{"validation_accuracy": score, "kept": i == kept} for i, score in enumerate(scores)]
+
+
+def restart_cells(record: Sequence[dict[str, Any]]) -> str:
+    """``0.671, 0.550, **0.726**``: each restart's score, the kept one in bold."""
+    return ", ".join(f"**{r['validation_accuracy']:.3f}**" if r["kept"] else f"{r['validation_accuracy']:.3f}"
+                     for r in record)
+
+
 def machine() -> str:
     """The hardware the timings come from, in words."""
     import os

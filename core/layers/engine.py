@@ -288,8 +288,9 @@ class _Worker:
         best: tuple[Fraction, tuple[int, ...], list[int]] | None = None
         watched = self.variables if soft and soft[-1][0] >= self.spec.p else self.spec.inputs  # soft outputs?
         with self.guard() as g:
+            assumed = hard + [g]
             for _ in range(ENUMERATION_LIMIT + 1):
-                r = self.check(hard + [g], watched)
+                r = self.check(assumed, watched)
                 if r.status is Status.UNSAT:
                     break
                 if r.status is not Status.SAT:

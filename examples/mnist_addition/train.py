@@ -34,7 +34,7 @@ from solverlayers.datasets import load_digit_images
 from solverlayers.layers import SMTLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import digit_accuracy, save_results, solver_experiment_args  # noqa: E402
+from common import digit_accuracy, keep_best, restart_cells, save_results, solver_experiment_args  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -177,7 +177,8 @@ def pretrain(percent: int, pairs: list[tuple[int, int]], batches: Any, train: Da
     tc, sc = cfg["train"], cfg["smt"]
     paper = tc["optimizer"] == "sgd-one-cycle"
     validation = make_pairs(train, pairs, 2000, torch.Generator().manual_seed(tc["seed"] * 1000 + 999))
-    candidates: list[tuple[float, int, Adder]] = []
+    models: list[Adder] = []
+    scores: list[float] = []
     for i in range(tc["restarts"]):
         torch.manual_seed(tc["seed"] + 7919 * i)
         model = Adder(dense_head())
@@ -189,9 +190,10 @@ def pretrain(percent: int, pairs: list[tuple[int, int]], batches: Any, train: Da
         probe = Adder(smt_head(backend, sc["train_forward"], sc))
         probe.encoder.load_state_dict(model.encoder.state_dict())
         smt_phase(probe, batches, 1, tc, f"p={percent}% restart {i + 1} SMTLayer probe")
-        candidates.append((sum_accuracy(probe, validation), i, model))
-    kept = max(range(len(candidates)), key=lambda i: candidates[i][0])  # the first of equal scores
-    return candidates[kept][2], [{"validation_accuracy": score, "kept": i == kept} for score, i, _ in candidates]
+        models.append(model)
+        scores.append(sum_accuracy(probe, validation))
+    kept, record = keep_best(scores)
+    return models[kept], record
 
 
 def run_split(percent: int, backends: list[str], train: Data, test: Data, test_pairs: tuple[torch.Tensor, ...],
@@ -284,10 +286,7 @@ def report(results: dict[str, Any]) -> str:
         lines += ["", f"Restarts: {restarts} initialisations per split, each pre-trained and trained one SMTLayer "
                   f"epoch on {results['config']['smt']['backends'][0]}; "
                   "sum accuracy of each on 2,000 pairs from the training distribution (kept one in bold):", ""]
-        for percent, r in results["splits"].items():
-            cells = [f"**{x['validation_accuracy']:.3f}**" if x["kept"] else f"{x['validation_accuracy']:.3f}"
-                     for x in r["restarts"]]
-            lines.append(f"- {percent}%: " + ", ".join(cells))
+        lines += [f"- {percent}%: {restart_cells(r['restarts'])}" for percent, r in results["splits"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -48,7 +48,7 @@ from solverlayers.datasets import LETTERS, load_digit_images, render_glyphs
 from solverlayers.layers import SMTLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import digit_accuracy, save_results, solver_experiment_args  # noqa: E402
+from common import digit_accuracy, keep_best, restart_cells, save_results, solver_experiment_args  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -267,13 +267,12 @@ def run_configuration(name: str, pools: SymbolPools, test: Equations, size: int,
     if len(candidates) > 1:  # each trained through the F_max phase, scored on training-distribution equations
         gen = torch.Generator().manual_seed(tc["seed"] * 1000 + 999)
         validation = make_equations(pools, dc["train_equations"], True, gen)
-        scores = []
         for run in candidates:
             run.train(range(probe))
-            scores.append(run.validation_accuracy(validation))
-        kept = candidates[int(np.argmax(scores))]  # the first of equal scores
+        index, record = keep_best([run.accuracy_with("smt", validation) for run in candidates])
+        kept = candidates[index]
     else:
-        kept, scores = candidates[0], []
+        kept, record = candidates[0], []
     kept.train(range(len(kept.smt_times), tc["smt_epochs"]))
     conv_epoch = float(np.mean(conv_times))
     return {
@@ -282,7 +281,7 @@ def run_configuration(name: str, pools: SymbolPools, test: Equations, size: int,
         "smt": {"accuracy": kept.smt_curve[-1], "epoch_s": kept.smt_times, "curve": kept.pre_curve + kept.smt_curve,
                 "code_accuracy_curve": kept.codes, "pretrained_accuracy": kept.pre_curve[-1] if kept.pre_curve else None,
                 "epoch_ratio": float(np.mean(kept.smt_times)) / conv_epoch,
-                "restarts": [{"validation_accuracy": v, "kept": run is kept} for v, run in zip(scores, candidates)],
+                "restarts": record,
                 "stats": {mode: head.stats.as_dict() for mode, head in kept.heads.items()}},
     }
 
@@ -321,19 +320,18 @@ class SmtRun:
     def choose_forward(self, epoch: int) -> None:
         self.model.head = self.heads["max" if epoch < self.sc["max_forward_epochs"] else "smt"]
 
-    def test_accuracy(self) -> float:
-        train_head, self.model.head = self.model.head, self.heads[self.sc["test_forward"]]
-        acc = accuracy(self.model, self.test)
-        self.model.head = train_head
-        self.codes.append(code_accuracy(self.model, self.test))
-        return acc
+    def accuracy_with(self, mode: str, equations: Equations) -> float:
+        """Accuracy on ``equations`` through the ``mode`` ("smt" or "max") layer; the training
+        head is put back."""
+        train_head, self.model.head = self.model.head, self.heads[mode]
+        try:
+            return accuracy(self.model, equations)
+        finally:
+            self.model.head = train_head
 
-    def validation_accuracy(self, validation: Equations) -> float:
-        """Accuracy on training-distribution equations with the F_smt forward that comes next."""
-        train_head, self.model.head = self.model.head, self.heads["smt"]
-        acc = accuracy(self.model, validation)
-        self.model.head = train_head
-        return acc
+    def test_accuracy(self) -> float:
+        self.codes.append(code_accuracy(self.model, self.test))
+        return self.accuracy_with(self.sc["test_forward"], self.test)
 
 
 # -- reporting ------------------------------------------------------------------------------------
@@ -379,10 +377,7 @@ def report(results: dict[str, Any]) -> str:
         lines += ["", f"Restarts: {tc['restarts']} SMTLayer initialisations per configuration, each trained through "
                   f"the {sc['max_forward_epochs']} F_max epochs; accuracy of each (F_smt) on {dc['train_equations']} "
                   "fresh equations from the training distribution (kept one in bold):", ""]
-        for name, r in results["configurations"].items():
-            cells = [f"**{x['validation_accuracy']:.3f}**" if x["kept"] else f"{x['validation_accuracy']:.3f}"
-                     for x in r["smt"]["restarts"]]
-            lines.append(f"- {name}: " + ", ".join(cells))
+        lines += [f"- {name}: {restart_cells(r['smt']['restarts'])}" for name, r in results["configurations"].items()]
     lines += ["", "Test accuracy after each epoch (SMTLayer: pre-training epochs first, dense head):", ""]
     for row in results["summary"]:
         lines.append(f"- {row['configuration']} {row['method']}: " + ", ".join(f"{v:.3f}" for v in row["curve"]))

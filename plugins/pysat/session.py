@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from fractions import Fraction
 from math import lcm
 from typing import Any
@@ -23,6 +23,17 @@ from . import ENGINES, INTERRUPTIBLE_ENGINES
 from .watchdog import deadline
 
 __all__ = ["PysatSession"]
+
+
+class _Stop:
+    """What the watchdog interrupts for RC2: RC2 itself, remembering that it did."""
+
+    def __init__(self, rc2: Any) -> None:
+        self.rc2, self.fired = rc2, False
+
+    def interrupt(self) -> None:
+        self.fired = True
+        self.rc2.interrupt()
 
 _TIMEOUT = CheckResult(Status.UNKNOWN, reason="timeout")
 
@@ -177,24 +188,14 @@ class PysatSession(SolverSession):
     def _run_rc2(self, wcnf: WCNF, timeout: float | None, stratified: bool) -> tuple[list[int] | None, int, bool]:
         """RC2's model (or ``None``), its cost, and whether the timer interrupted it."""
         rc2: Any = (RC2Stratified if stratified else RC2)(wcnf, solver=self._oracle)
-        fired = threading.Event()
-
-        def stop() -> None:
-            fired.set()
-            rc2.interrupt()
-
-        timer = threading.Timer(timeout, stop) if timeout is not None else None
+        stop = _Stop(rc2)
         try:
-            if timer is not None:
-                timer.start()
-            raw = rc2.compute(expect_interrupt=timer is not None)
+            with deadline(stop, timeout) if timeout is not None else nullcontext():
+                raw = rc2.compute(expect_interrupt=timeout is not None)
         finally:
-            if timer is not None:
-                timer.cancel()
-                timer.join()
             cost = rc2.cost
             rc2.delete()
-        return raw, cost, fired.is_set()
+        return raw, cost, stop.fired
 
     @staticmethod
     def _cost(model: Model, softs: list[Soft], assumptions: Sequence[Term]) -> Fraction:

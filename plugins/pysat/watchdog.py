@@ -1,4 +1,4 @@
-"""One thread per process that interrupts PySAT solvers whose time is up.
+"""One thread per process that interrupts PySAT solvers (and RC2) whose time is up.
 
 A ``threading.Timer`` per timed check (a thread started and joined each time) cost about 0.5 ms,
 as much as many of SMTLayer's SAT calls themselves.
