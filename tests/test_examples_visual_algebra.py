@@ -57,13 +57,36 @@ def test_formula_gives_x_from_the_digit_codes() -> None:
         assert bool((layer(wrong) == 0).all())
 
 
+def test_paper_recipe_settings_warm_up_over_the_first_epoch_and_leave_the_config_alone() -> None:
+    va = load_script()
+    cfg = {"train": {"optimizer": "adam", "lr": 1e-3, "batch_size": 10}, "data": {"train_equations": 100}, "seed": 0}
+    paper = va.with_settings(cfg, train=va.PAPER_RECIPE["train"])
+    assert cfg["train"]["optimizer"] == "adam" and paper["train"]["lr"] == 1.0 and paper["seed"] == 0
+    opt, schedule = va.optimizer([torch.nn.Parameter(torch.zeros(1))], paper, epochs=5)
+    rates = []
+    for _ in range(50):  # 5 epochs of 10 batches
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    peak = max(range(50), key=rates.__getitem__)
+    assert 9 <= peak <= 10 and rates[peak] == pytest.approx(1.0, rel=1e-3) and rates[-1] < 0.01
+    assert rates == sorted(rates[:peak + 1]) + sorted(rates[peak + 1:], reverse=True)
+    adam, none = va.optimizer([torch.nn.Parameter(torch.zeros(1))], cfg, epochs=5)
+    assert isinstance(adam, torch.optim.Adam) and none is None
+    with pytest.raises(SystemExit, match="choose adam or sgd-one-cycle"):
+        va.optimizer([torch.nn.Parameter(torch.zeros(1))], va.with_settings(cfg, train={"optimizer": "sgd"}), 5)
+
+
 @pytest.mark.slow
 def test_quick_run_writes_the_summary_rows(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)], check=True,
                    capture_output=True, text=True, timeout=300)
     results = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["configuration"], r["method"]): r for r in results["summary"]}
-    assert set(rows) == {(c, m) for c in ("#1", "#2") for m in ("conventional", "SMTLayer (z3)")}
+    methods = ("conventional", "SMTLayer (z3)", "SMTLayer (z3, paper recipe)")
+    assert set(rows) == {(c, m) for c in ("#1", "#2") for m in methods}
+    for c in ("#1", "#2"):
+        assert rows[c, "SMTLayer (z3)"]["target"] == rows[c, "SMTLayer (z3, paper recipe)"]["accuracy"]
     for row in rows.values():
         assert row["experiment"] == "visual algebra"
         assert 0 <= row["accuracy"] <= 1 and row["epoch_s"] > 0 and row["curve"][-1] == row["accuracy"]
