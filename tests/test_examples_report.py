@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from example_scripts import load_example
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,10 +28,26 @@ def test_quick_mnist_addition_through_the_combined_report(tmp_path: Path) -> Non
 
 
 def test_missing_results_name_the_command_to_run(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        import report
-    finally:
-        sys.path.pop(0)
+    report = load_example("report.py")
     with pytest.raises(SystemExit, match="run `python examples/liars_puzzle/train.py` first"):
         report.load_rows({"liars_puzzle": tmp_path})
+
+
+def test_a_run_with_overrides_is_labelled_and_compared_with_its_own_conventional_epochs() -> None:
+    report = load_example("report.py")
+    paper_size = report.EXPERIMENTS["visual_sudoku_paper_size"]
+    assert paper_size.command().startswith("python examples/visual_sudoku/train.py --set 'train_boards=9000'")
+    assert paper_size.command().endswith("--out examples/visual_sudoku/results_paper_size")
+    assert report.EXPERIMENTS["visual_sudoku"].command() == "python examples/visual_sudoku/train.py"
+
+    def row(source: str, method: str, epoch_s: float) -> dict:
+        return {"experiment": "visual Sudoku", "configuration": "10%", "method": method, "accuracy": 0.9,
+                "epoch_s": epoch_s, "source": source, "label": report.EXPERIMENTS[source].label, "quick": False}
+
+    rows = [row("visual_sudoku", "conventional", 1.0), row("visual_sudoku", "SMTLayer (pysat)", 1.5),
+            row("visual_sudoku_paper_size", "conventional", 10.0), row("visual_sudoku_paper_size", "SMTLayer (pysat)", 25.0)]
+    assert "1.50x conv. epoch ok" in report.checks(rows[1], rows)
+    assert "2.50x conv. epoch MISSED" in report.checks(rows[3], rows)
+    table = "\n".join(report.table(rows))
+    assert "| visual Sudoku | 10% (the paper's size) | SMTLayer (pysat) |" in table
+    assert "| visual Sudoku | 10% | SMTLayer (pysat) |" in table
