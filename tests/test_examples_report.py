@@ -51,3 +51,18 @@ def test_a_run_with_overrides_is_labelled_and_compared_with_its_own_conventional
     table = "\n".join(report.table(rows))
     assert "| visual Sudoku | 10% (the paper's size) | SMTLayer (pysat) |" in table
     assert "| visual Sudoku | 10% | SMTLayer (pysat) |" in table
+
+
+def test_a_paper_recipe_run_is_a_comparison_for_the_rows_of_other_runs() -> None:
+    report = load_example("report.py")
+
+    def row(source: str, accuracy: float) -> dict:
+        experiment = report.EXPERIMENTS[source]
+        return {"experiment": "MNIST addition", "configuration": "25%", "method": "SMTLayer (z3)",
+                "accuracy": accuracy, "epoch_s": 1.0, "source": source, "label": experiment.label,
+                "comparison": experiment.comparison, "quick": False}
+
+    ours, recipe = row("mnist_addition", 0.930), row("mnist_addition_paper_recipe", 0.955)
+    assert "acc < the paper's recipe (95.5)" in report.checks(ours, [ours, recipe])
+    assert "acc >= the paper's recipe (95.5)" in report.checks({**ours, "accuracy": 0.96}, [ours, recipe])
+    assert report.checks(recipe, [ours, recipe]).startswith("the paper's recipe on our data (a comparison")
