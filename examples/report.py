@@ -2,10 +2,12 @@
 
     python examples/report.py                 # run every experiment with its config, then report
     python examples/report.py --quick         # the smoke run CI uses (each experiment's [quick] settings)
-    python examples/report.py --collect       # report the results already recorded in examples/*/results
+    python examples/report.py --collect       # report the results already recorded in examples/*/results*
 
 Each experiment is its own script (one command, one config file); this runs them in turn as
-subprocesses with ``--out <out>/<name>`` (``--only`` picks some), reads the ``summary`` rows of
+subprocesses with ``--out <out>/<name>`` (``--only`` picks some). Besides each default run, a run
+may set overrides: visual Sudoku at the paper's size, and MNIST addition with the paper's recipe
+(a comparison: every SMTLayer row of the same configuration is checked against it). It reads the ``summary`` rows of
 their ``results.json`` and writes ``report.md`` (accuracy and seconds per epoch beside the
 paper's, the targets checked, the hardware named) and ``curves.png`` (learning curves).
 Targets: SMTLayer accuracy at or above the paper's SMTLayer figure, and an SMTLayer epoch at most
