@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import machine  # noqa: E402
 
+
 @dataclass(frozen=True)
 class Experiment:
     """A run of one experiment script: its ``--set`` overrides (full runs only; ``--quick`` skips a
@@ -40,7 +41,7 @@ class Experiment:
     results: str = "results"
     label: str = ""
     details: str = ""
-    comparison: bool = False  # its SMTLayer rows are the paper's recipe on our data: targets, not results
+    comparison: bool = False  # its SMTLayer rows are the paper's recipe on our data: the others' comparison
 
     def folder(self) -> Path:
         return HERE / Path(self.script).parent / self.results
@@ -111,8 +112,8 @@ def load_rows(folders: dict[str, Path]) -> tuple[list[dict[str, Any]], dict[str,
         results = json.loads(path.read_text())
         experiment = EXPERIMENTS[name]
         rows += [{**row, "source": name, "label": experiment.label, "quick": results.get("quick", False),
-                  "comparison": paper_method(row["method"]) == "SMTLayer"
-                  and (experiment.comparison or "paper recipe" in row["method"])} for row in results["summary"]]
+                  "comparison": row.get("comparison", False)
+                  or (experiment.comparison and paper_method(row["method"]) == "SMTLayer")} for row in results["summary"]]
         machines[name] = results.get("machine", "not recorded")
     return rows, machines
 

@@ -87,6 +87,7 @@ def test_quick_run_writes_the_summary_rows(tmp_path: Path) -> None:
     assert set(rows) == {(c, m) for c in ("#1", "#2") for m in methods}
     for c in ("#1", "#2"):
         assert rows[c, "SMTLayer (z3)"]["target"] == rows[c, "SMTLayer (z3, paper recipe)"]["accuracy"]
+        assert rows[c, "SMTLayer (z3, paper recipe)"]["comparison"] and "comparison" not in rows[c, "SMTLayer (z3)"]
     for row in rows.values():
         assert row["experiment"] == "visual algebra"
         assert 0 <= row["accuracy"] <= 1 and row["epoch_s"] > 0 and row["curve"][-1] == row["accuracy"]

@@ -259,6 +259,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     for backend in results["config"]["smt"]["backends"]:
         paper_recipe = rows.get(f"SMTLayer ({backend}, paper recipe)")
         if paper_recipe:
+            paper_recipe["comparison"] = True
             rows[f"SMTLayer ({backend})"].update(
                 target=paper_recipe["accuracy"],
                 target_note="the paper's recipe on our split: SMTLayer from the conventional encoder")

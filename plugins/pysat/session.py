@@ -35,6 +35,7 @@ class _Stop:
         self.fired = True
         self.rc2.interrupt()
 
+
 _TIMEOUT = CheckResult(Status.UNKNOWN, reason="timeout")
 
 
