@@ -56,7 +56,8 @@ class Experiment:
 EXPERIMENTS = {
     "mnist_addition": Experiment("mnist_addition/train.py"),
     "mnist_addition_paper_recipe": Experiment(
-        "mnist_addition/train.py", ("optimizer=sgd-one-cycle", "restarts=1", 'backends=["z3"]'),
+        "mnist_addition/train.py",
+        ("optimizer=sgd-one-cycle", "smt_optimizer=sgd-one-cycle", "restarts=1", 'backends=["z3"]'),
         results="results_paper_recipe", label="the paper's recipe", comparison=True,
         details="SGD with a one-cycle schedule to lr 1.0, gradient-norm clipping 0.1, one initialisation: the "
                 "paper's settings on our data"),

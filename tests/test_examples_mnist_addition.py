@@ -39,3 +39,10 @@ def test_restarts_keep_the_initialisation_that_adds_best_on_training_pairs() -> 
     assert len({round(s, 6) for s in scores}) > 1  # the initialisations differ
     cfg["train"]["restarts"] = 1
     assert ma.pretrain(10, pairs, batches, train, "pysat", cfg)[1] == []  # one run: nothing to choose
+
+
+@pytest.mark.parametrize("key", ["optimizer", "smt_optimizer"])
+def test_an_unknown_optimizer_is_named_with_the_choices(key: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=f"train.{key} = 'sgd': choose one of adam, sgd-one-cycle"):
+        load_script().main(["--set", f"{key}=sgd", "--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())  # nothing ran

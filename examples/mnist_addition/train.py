@@ -124,6 +124,9 @@ def smt_head(backend: str, forward: str, cfg: dict[str, Any]) -> SMTLayer:
 
 # -- training -------------------------------------------------------------------------------------
 
+OPTIMIZERS = ("adam", "sgd-one-cycle")
+
+
 def train_epochs(model: Adder, params: Any, batches: Any, epochs: int, lr: float, clip: float,
                  label: str, one_cycle: bool = False) -> list[float]:
     """Adam on BCE-with-logits against the sum bits (``one_cycle``: SGD with a one-cycle
@@ -162,8 +165,8 @@ def sum_accuracy(model: Adder, test: tuple[torch.Tensor, ...]) -> float:
 
 
 def smt_phase(model: Adder, batches: Any, epochs: int, tc: dict[str, Any], label: str) -> list[float]:
-    """Train the encoder through the model's SMTLayer (the paper's optimizer if configured)."""
-    paper = tc["optimizer"] == "sgd-one-cycle"
+    """Train the encoder through the model's SMTLayer (with ``smt_optimizer``)."""
+    paper = tc["smt_optimizer"] == "sgd-one-cycle"
     return train_epochs(model, model.encoder.parameters(), batches, epochs, tc["sgd_lr"] if paper else tc["smt_lr"],
                         tc["sgd_clip"] if paper else tc["clip"], label, one_cycle=paper)
 
@@ -321,6 +324,9 @@ def main(argv: list[str] | None = None) -> None:
     args = solver_experiment_args(__doc__, HERE, argv)
     cfg = args.cfg
     tc = cfg["train"]
+    for key in ("optimizer", "smt_optimizer"):
+        if tc[key] not in OPTIMIZERS:
+            raise SystemExit(f"train.{key} = {tc[key]!r}: choose one of {', '.join(OPTIMIZERS)}")
     seed = tc["seed"]
     train, test = load_images(cfg["data"], seed)
     test_pairs = make_pairs(test, [(i, j) for i in range(10) for j in range(10)], cfg["data"]["test_pairs"],
