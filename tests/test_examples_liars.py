@@ -65,9 +65,11 @@ def test_quick_run_writes_the_summary_rows(tmp_path: Path) -> None:
                    check=True, capture_output=True, timeout=300)
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["summary"]
-    assert [r["method"] for r in rows] == ["conventional", "SMTLayer (pysat)", "SATNet"]
+    assert [r["method"] for r in rows] == ["conventional", "SMTLayer (pysat)", "SMTLayer (pysat, paper recipe)",
+                                           "SATNet"]
     for row in rows:
         assert row["experiment"] == "liar's puzzle" and row["configuration"] == ""
         assert 0 <= row["accuracy"] <= 1 and row["epoch_s"] > 0 and len(row["curve"]) == 1
+    assert rows[2]["comparison"] and rows[1]["target"] == rows[2]["accuracy"]
     assert (tmp_path / "results.md").read_text().startswith("# Liar's puzzle")
     assert (tmp_path / "results.png").stat().st_size > 0
