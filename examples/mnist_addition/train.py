@@ -269,7 +269,9 @@ def report(results: dict[str, Any]) -> str:
         f"# MNIST addition with SMTLayer ({results['data']})", "",
         f"Supervised single-digit accuracy a = {results['supervised_accuracy']:.4f}; a^2 = {a2:.4f}. "
         f"Gradient {results['config']['smt']['gradient']}, F_{results['config']['smt']['train_forward']} in "
-        f"training, F_{results['config']['smt']['test_forward']} at test. Sum accuracy on {results['test_pairs']} "
+        f"training, F_{results['config']['smt']['test_forward']} at test. Optimizer: pre-training "
+        f"{results['config']['train']['optimizer']}, SMTLayer phase {results['config']['train']['smt_optimizer']}. "
+        f"Sum accuracy on {results['test_pairs']} "
         "test pairs over all 100 digit pairs; epoch times in seconds.", "",
         "| p | conventional | pre-trained | backend | SMTLayer | within 3 pts of a^2 | exact digit codes (wrong ones) "
         "| conv. epoch | SMT epoch (first / rest) | ratio (all / warm) | identical across backends |",
