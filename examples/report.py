@@ -7,8 +7,8 @@
 Each experiment is its own script (one command, one config file); this runs them in turn as
 subprocesses with ``--out <out>/<name>`` (``--only`` picks some). Besides each default run, a run
 may set overrides: visual Sudoku at the paper's size, and MNIST addition with the paper's recipe
-(a comparison: every SMTLayer row of the same configuration is checked against it). It reads the ``summary`` rows of
-their ``results.json`` and writes ``report.md`` (accuracy and seconds per epoch beside the
+(a comparison: every SMTLayer row of the same configuration is checked against it). It reads the
+``summary`` rows of their ``results.json`` and writes ``report.md`` (accuracy and seconds per epoch beside the
 paper's, the targets checked, the hardware named) and ``curves.png`` (learning curves).
 Targets: SMTLayer accuracy at or above the paper's SMTLayer figure, and an SMTLayer epoch at most
 2x a conventional epoch of the same configuration.

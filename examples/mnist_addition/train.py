@@ -127,6 +127,14 @@ def smt_head(backend: str, forward: str, cfg: dict[str, Any]) -> SMTLayer:
 OPTIMIZERS = ("adam", "sgd-one-cycle")
 
 
+def optimizer_settings(tc: dict[str, Any], phase: str) -> dict[str, Any]:
+    """``train_epochs``' lr, clip and one_cycle for the pre-training (``phase = "optimizer"``) or
+    the SMTLayer phase (``"smt_optimizer"``): the paper's SGD one-cycle, or Adam."""
+    if tc[phase] == "sgd-one-cycle":
+        return {"lr": tc["sgd_lr"], "clip": tc["sgd_clip"], "one_cycle": True}
+    return {"lr": tc["smt_lr" if phase == "smt_optimizer" else "lr"], "clip": tc["clip"], "one_cycle": False}
+
+
 def train_epochs(model: Adder, params: Any, batches: Any, epochs: int, lr: float, clip: float,
                  label: str, one_cycle: bool = False) -> list[float]:
     """Adam on BCE-with-logits against the sum bits (``one_cycle``: SGD with a one-cycle
@@ -166,9 +174,8 @@ def sum_accuracy(model: Adder, test: tuple[torch.Tensor, ...]) -> float:
 
 def smt_phase(model: Adder, batches: Any, epochs: int, tc: dict[str, Any], label: str) -> list[float]:
     """Train the encoder through the model's SMTLayer (with ``smt_optimizer``)."""
-    paper = tc["smt_optimizer"] == "sgd-one-cycle"
-    return train_epochs(model, model.encoder.parameters(), batches, epochs, tc["sgd_lr"] if paper else tc["smt_lr"],
-                        tc["sgd_clip"] if paper else tc["clip"], label, one_cycle=paper)
+    return train_epochs(model, model.encoder.parameters(), batches, epochs, label=label,
+                        **optimizer_settings(tc, "smt_optimizer"))
 
 
 def pretrain(percent: int, pairs: list[tuple[int, int]], batches: Any, train: Data, backend: str,
@@ -178,16 +185,14 @@ def pretrain(percent: int, pairs: list[tuple[int, int]], batches: Any, train: Da
     one SMTLayer epoch on ``backend``; the one whose model then adds best on fresh pairs from the
     *training* distribution (allowed pairs, training images) is kept. The test set plays no part."""
     tc, sc = cfg["train"], cfg["smt"]
-    paper = tc["optimizer"] == "sgd-one-cycle"
     validation = make_pairs(train, pairs, 2000, torch.Generator().manual_seed(tc["seed"] * 1000 + 999))
     models: list[Adder] = []
     scores: list[float] = []
     for i in range(tc["restarts"]):
         torch.manual_seed(tc["seed"] + 7919 * i)
         model = Adder(dense_head())
-        train_epochs(model, model.parameters(), batches, tc["pretrain_epochs"], tc["sgd_lr"] if paper else tc["lr"],
-                     tc["sgd_clip"] if paper else tc["clip"], f"p={percent}% pre-training {i + 1}/{tc['restarts']}",
-                     one_cycle=paper)
+        train_epochs(model, model.parameters(), batches, tc["pretrain_epochs"],
+                     label=f"p={percent}% pre-training {i + 1}/{tc['restarts']}", **optimizer_settings(tc, "optimizer"))
         if tc["restarts"] == 1:
             return model, []
         probe = Adder(smt_head(backend, sc["train_forward"], sc))

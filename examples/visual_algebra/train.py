@@ -417,7 +417,7 @@ def report(results: dict[str, Any]) -> str:
         f"# Visual algebra with SMTLayer ({results['data']})", "",
         f"Test: {results['test_equations']} equations with a, b, x uniform in 1..9; training: a = b, x odd "
         f"({results['config']['data']['train_equations']} fresh equations per epoch, batch {tc['batch_size']}, "
-        f"Adam lr {tc['lr']}). Backend {sc['backend']}; {tc['pretrain_epochs']} pre-training + {tc['smt_epochs']} "
+        f"{'Adam' if tc['optimizer'] == 'adam' else 'SGD one-cycle to'} lr {tc['lr']}). Backend {sc['backend']}; {tc['pretrain_epochs']} pre-training + {tc['smt_epochs']} "
         f"SMTLayer epochs (F_max forward and gradient {sc['max_forward_gradient']} in the first "
         f"{sc['max_forward_epochs']}, then F_smt and {sc['gradient']}; #2: {sc['whole_image_gradient']} in both; "
         f"F_{sc['test_forward']} at test), conventional {tc['conventional_epochs']} epochs. The #1 "
